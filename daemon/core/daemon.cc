@@ -1,0 +1,437 @@
+// Daemon set-up and the epoll loop: which handler runs for which file descriptor.
+#include "daemon/core/daemon.h"
+
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+
+namespace numapin {
+namespace {
+
+absl::StatusOr<std::string> ReadMountInfo() {
+  std::ifstream in("/proc/self/mountinfo");
+  if (!in) return absl::InternalError("opening /proc/self/mountinfo failed");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::Status AddToEpoll(int epoll_fd, int fd) {
+  struct epoll_event event = {};
+  event.events = EPOLLIN;
+  event.data.fd = fd;
+  if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event) != 0) {
+    return absl::InternalError(absl::StrCat("epoll_ctl ADD of fd ", fd, " failed: ",
+                                            std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+std::string DirName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+}  // namespace
+
+void BlockDaemonSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+Daemon::Daemon(DaemonOptions options, std::unique_ptr<PodSource> source, SnapshotBox* box)
+    : options_(std::move(options)),
+      source_(std::move(source)),
+      box_(box),
+      checkpoint_(options_.state_dir) {
+  for (HistogramState* histogram : {&stats_.pin_latency, &stats_.repair_latency}) {
+    histogram->upper_bounds = LatencyBuckets();
+    histogram->counts.assign(histogram->upper_bounds.size(), 0);
+  }
+}
+
+Daemon::~Daemon() {
+  for (int fd : {epoll_fd_, timer_fd_, signal_fd_, state_watch_fd_}) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Create(DaemonOptions options,
+                                                       std::unique_ptr<PodSource> source,
+                                                       SnapshotBox* box,
+                                                       std::unique_ptr<SchedMonitor> monitor) {
+  std::unique_ptr<Daemon> daemon(new Daemon(std::move(options), std::move(source), box));
+  absl::Status status = daemon->Init(std::move(monitor));
+  if (!status.ok()) return status;
+  return daemon;
+}
+
+absl::Status Daemon::Init(std::unique_ptr<SchedMonitor> monitor) {
+  absl::StatusOr<Topology> topology = LoadTopology(options_.topology);
+  if (!topology.ok()) return topology.status();
+  topology_ = *std::move(topology);
+  log::Info("Loaded topology", {{"source", options_.topology},
+                                {"cpus", topology_.assignable_cpus().ToString()},
+                                {"numa_nodes", topology_.NodeIds().ToString()}});
+  if (options_.mode == DaemonMode::kAllocate) {
+    absl::StatusOr<NodeAllocator> allocator = NodeAllocator::Create(topology_, options_.allocator);
+    if (!allocator.ok()) return allocator.status();
+    allocator_.emplace(*std::move(allocator));
+  }
+
+  absl::Status status = InitCgroups();
+  if (!status.ok()) return status;
+  if (options_.mode == DaemonMode::kAllocate) InitCheckpoint();
+  checkpoint_loaded_ = true;
+  InitMonitor(std::move(monitor));
+  status = InitLoopFds();
+  if (!status.ok()) return status;
+  if (options_.mode == DaemonMode::kObserve) ReadCpuManagerState();
+  Publish();
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::InitCgroups() {
+  absl::StatusOr<std::string> mountinfo = ReadMountInfo();
+  if (!mountinfo.ok()) return mountinfo.status();
+  absl::StatusOr<CgroupLayout> layout = DetectLayout(options_.cgroup_root, *mountinfo);
+  if (!layout.ok()) return layout.status();
+  layout_ = *layout;
+  absl::StatusOr<std::unique_ptr<CgroupFiles>> files = OpenCgroupFiles(layout_.cpuset_root);
+  if (!files.ok()) return files.status();
+  cpuset_files_ = *std::move(files);
+  if (!layout_.cpu_root.empty()) {
+    files = OpenCgroupFiles(layout_.cpu_root);
+    if (files.ok()) cpu_files_ = *std::move(files);
+  }
+  absl::StatusOr<std::unique_ptr<CgroupWatcher>> watcher =
+      CgroupWatcher::Create(layout_.cpuset_root, layout_.kubepods);
+  if (!watcher.ok()) return watcher.status();
+  watcher_ = *std::move(watcher);
+
+  ReconcilerConfig config;
+  config.layout = layout_;
+  config.assignable_cpus = topology_.assignable_cpus();
+  config.all_mems = topology_.NodesWithMemory();
+  if (config.all_mems.Empty()) config.all_mems = topology_.NodeIds();
+  config.manage_mems = options_.ManageMems();
+  config.writes = options_.Writes();
+  config.exclusive_cfs_quota = options_.exclusive_cfs_quota;
+  reconciler_ = std::make_unique<Reconciler>(config, cpuset_files_.get(), cpu_files_.get(),
+                                             &stats_);
+  if (options_.exclusive_cfs_quota == CfsQuotaPolicy::kUnlimited && cpu_files_ == nullptr) {
+    log::Warning("No cpu controller hierarchy with kubepods; --exclusive-cfs-quota=unlimited "
+                 "has no effect",
+                 {{"cgroup_root", options_.cgroup_root}});
+  }
+  log::Info("Found kubepods cgroups", {{"version", CgroupVersionName(layout_.version)},
+                                       {"driver", CgroupDriverName(layout_.driver)},
+                                       {"cpuset_root", layout_.cpuset_root},
+                                       {"cpu_root", layout_.cpu_root},
+                                       {"watches", watcher_->watch_count()}});
+  return absl::OkStatus();
+}
+
+void Daemon::InitCheckpoint() {
+  absl::StatusOr<CheckpointData> data = checkpoint_.Load();
+  if (data.ok()) {
+    checkpoint_generation_ = data->generation;
+    log::Info("Loaded checkpoint", {{"path", checkpoint_.path()},
+                                    {"assignments", data->entries.size()},
+                                    {"generation", data->generation}});
+    loaded_checkpoint_ = *std::move(data);
+    return;
+  }
+  if (absl::IsNotFound(data.status())) {
+    log::Info("No checkpoint yet; starting without assignments", {{"path", checkpoint_.path()}});
+    return;
+  }
+  rebuild_from_cgroups_ = true;
+  absl::StatusOr<std::string> aside = checkpoint_.MoveAside(absl::Now());
+  log::Error("Checkpoint is unreadable; rebuilding assignments from the live cgroups and pods",
+             {{"path", checkpoint_.path()},
+              {"error", data.status()},
+              {"moved_to", aside.ok() ? *aside : aside.status().ToString()}});
+}
+
+void Daemon::InitMonitor(std::unique_ptr<SchedMonitor> monitor) {
+  if (monitor == nullptr && options_.monitor != Tristate::kOff) {
+    absl::StatusOr<std::unique_ptr<SchedMonitor>> started =
+        StartBpfMonitor(layout_.version == CgroupVersion::kV1);
+    if (started.ok()) {
+      monitor = *std::move(started);
+    } else {
+      log::Warning("Running without the eBPF scheduler monitor", {{"error", started.status()}});
+    }
+  }
+  monitor_ = std::move(monitor);
+  if (monitor_ == nullptr) return;
+  for (uint32_t slot = monitor_->max_slots(); slot-- > 0;) free_slots_.push_back(slot);
+  log::Info("Started the eBPF scheduler monitor", {{"slots", monitor_->max_slots()}});
+}
+
+absl::Status Daemon::InitLoopFds() {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  signal_fd_ = signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (epoll_fd_ < 0 || timer_fd_ < 0 || signal_fd_ < 0) {
+    return absl::InternalError(absl::StrCat("creating loop descriptors failed: ",
+                                            std::strerror(errno)));
+  }
+  const int64_t nanos = absl::ToInt64Nanoseconds(options_.readback_interval);
+  struct itimerspec spec = {};
+  spec.it_interval.tv_sec = nanos / 1000000000;
+  spec.it_interval.tv_nsec = nanos % 1000000000;
+  spec.it_value = spec.it_interval;
+  timerfd_settime(timer_fd_, 0, &spec, nullptr);
+
+  std::vector<int> fds = {timer_fd_, signal_fd_, watcher_->fd(), source_->fd()};
+  if (monitor_ != nullptr) fds.push_back(monitor_->event_fd());
+  if (options_.mode == DaemonMode::kObserve) {
+    // The kubelet replaces the file by rename, so the directory is watched, not the file.
+    state_watch_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    std::string dir = DirName(options_.cpu_manager_state);
+    if (inotify_add_watch(state_watch_fd_, dir.c_str(),
+                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MOVED_FROM) <
+        0) {
+      log::Warning("Watching the cpu_manager_state directory failed; re-reading it on SIGHUP only",
+                   {{"dir", dir}, {"error", std::strerror(errno)}});
+    }
+    fds.push_back(state_watch_fd_);
+  }
+  for (int fd : fds) {
+    absl::Status status = AddToEpoll(epoll_fd_, fd);
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::Run() {
+  log::Info("Started numapind", {{"mode", options_.mode == DaemonMode::kAllocate ? "allocate"
+                                                                                 : "observe"},
+                                 {"pod_source", source_->name()},
+                                 {"node", options_.node_name},
+                                 {"monitor", monitor_ != nullptr ? "up" : "down"}});
+  source_->RequestRefresh();
+  while (!stopping_) {
+    struct epoll_event events[16];
+    int n = epoll_wait(epoll_fd_, events, 16, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      return absl::InternalError(absl::StrCat("epoll_wait failed: ", std::strerror(errno)));
+    }
+    for (int i = 0; i < n && !stopping_; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == signal_fd_) {
+        struct signalfd_siginfo info;
+        while (read(signal_fd_, &info, sizeof(info)) == sizeof(info)) {
+          if (info.ssi_signo == SIGHUP) {
+            OnReload();
+          } else {
+            log::Info("Stopping numapind", {{"signal", strsignal(info.ssi_signo)}});
+            stopping_ = true;
+          }
+        }
+      } else if (fd == timer_fd_) {
+        uint64_t expirations;
+        while (read(timer_fd_, &expirations, sizeof(expirations)) > 0) {
+        }
+        OnTimer();
+      } else if (fd == watcher_->fd()) {
+        OnCgroupEvents();
+      } else if (fd == source_->fd()) {
+        OnPodSource();
+      } else if (monitor_ != nullptr && fd == monitor_->event_fd()) {
+        OnMonitorEvents();
+      } else if (fd == state_watch_fd_) {
+        OnCpuManagerStateChange();
+      }
+    }
+  }
+  if (options_.mode == DaemonMode::kAllocate && first_sync_done_) SaveCheckpoint();
+  log::Info("Stopped numapind", {{"containers", containers_.size()}});
+  return absl::OkStatus();
+}
+
+void Daemon::OnPodSource() {
+  std::vector<absl::Status> pod_errors;
+  absl::StatusOr<std::optional<std::vector<Pod>>> pods = source_->Read(&pod_errors);
+  for (const absl::Status& error : pod_errors) {
+    ++pod_source_errors_[source_->name()];
+    uint64_t suppressed = 0;
+    if (log_limiter_.Allow(absl::StrCat("pod/", error.message()), absl::Now(), &suppressed)) {
+      log::Error("Dropped a malformed pod", {{"source", source_->name()},
+                                             {"error", error},
+                                             {"suppressed", suppressed}});
+    }
+  }
+  if (!pods.ok()) {
+    ++pod_source_errors_[source_->name()];
+    uint64_t suppressed = 0;
+    if (log_limiter_.Allow("pod-source", absl::Now(), &suppressed)) {
+      log::Error("Reading pods failed; keeping the last good list",
+                 {{"source", source_->name()}, {"error", pods.status()},
+                  {"suppressed", suppressed}});
+    }
+    Publish();
+    return;
+  }
+  if (pods->has_value()) OnPods(std::move(**pods));
+}
+
+void Daemon::OnCgroupEvents() {
+  const absl::Time now = absl::Now();
+  CgroupWatcher::Events events = watcher_->Drain();
+  if (events.overflow) {
+    log::Warning("Cgroup watch queue overflowed; rescanning", {{"root", layout_.cpuset_root}});
+  }
+  bool unknown = false;
+  for (const std::string& dir : events.created) {
+    size_t slash = dir.rfind('/');
+    std::string parent = dir.substr(0, slash);
+    std::optional<std::string> parent_uid = PodUidFromDirName(parent.substr(parent.rfind('/') + 1));
+    if (!parent_uid.has_value()) {
+      if (PodUidFromDirName(dir.substr(slash + 1)).has_value()) unknown = true;
+      continue;
+    }
+    bool known = false;
+    for (auto& [key, container] : containers_) {
+      if (key.pod_uid != *parent_uid || container.container_id.empty()) continue;
+      for (const std::string& name : ContainerCgroupCandidates(
+               layout_, ContainerId{container.runtime, container.container_id})) {
+        if (dir == parent + "/" + name) {
+          container.cgroup_seen = now;
+          known = true;
+        }
+      }
+    }
+    if (!known) {
+      unknown = true;
+      if (pods_.count(*parent_uid)) reconciler_->PinUnknown(dir, SharedPool());
+    }
+  }
+  if (unknown) source_->RequestRefresh();
+  if (events.overflow || !events.created.empty()) {
+    LocateAll();
+    ReconcileAll(Trigger::kChange);
+    if (events.overflow) ScanForUnknownCgroups();
+    Publish();
+  }
+}
+
+void Daemon::OnTimer() {
+  if (first_sync_done_) {
+    LocateAll();
+    ReconcileAll(Trigger::kReadback);
+  }
+  ReadMonitorCounters();
+  LogTopIntruders();
+  Publish();
+}
+
+void Daemon::OnReload() {
+  log::Info("Reloading on SIGHUP: re-reading pods, rescanning cgroups", {});
+  watcher_->Rescan();
+  unknown_cgroups_logged_.clear();
+  if (options_.mode == DaemonMode::kObserve) ReadCpuManagerState();
+  source_->RequestRefresh();
+  if (first_sync_done_) {
+    RefreshDesired();
+    LocateAll();
+    ReconcileAll(Trigger::kChange);
+    ScanForUnknownCgroups();
+  }
+  Publish();
+}
+
+void Daemon::OnCpuManagerStateChange() {
+  alignas(struct inotify_event) char buffer[4096];
+  bool relevant = false;
+  const std::string base = options_.cpu_manager_state.substr(
+      options_.cpu_manager_state.rfind('/') + 1);
+  ssize_t n;
+  while ((n = read(state_watch_fd_, buffer, sizeof(buffer))) > 0) {
+    for (char* at = buffer; at < buffer + n;) {
+      auto* event = reinterpret_cast<struct inotify_event*>(at);
+      at += sizeof(struct inotify_event) + event->len;
+      if (event->len > 0 && base == event->name) relevant = true;
+    }
+  }
+  if (!relevant) return;
+  ReadCpuManagerState();
+  if (first_sync_done_) {
+    RefreshDesired();
+    ReconcileAll(Trigger::kChange);
+  }
+  Publish();
+}
+
+void Daemon::LocateAll() {
+  for (auto& [key, container] : containers_) reconciler_->Locate(container);
+  SyncMonitor();
+}
+
+void Daemon::ReconcileAll(Trigger trigger) {
+  if (options_.mode == DaemonMode::kObserve && !cpu_manager_state_valid_) return;
+  std::vector<ManagedContainer*> scope;
+  for (auto& [key, container] : containers_) {
+    if (!container.terminated) scope.push_back(&container);
+  }
+  reconciler_->Run(scope, ExclusiveCpus(), trigger);
+}
+
+void Daemon::ScanForUnknownCgroups() {
+  std::vector<std::string> levels = {layout_.kubepods};
+  for (const std::string& qos : QosCgroupPaths(layout_)) levels.push_back(qos);
+  for (const std::string& level : levels) {
+    absl::StatusOr<std::vector<std::string>> names = cpuset_files_->ListDirectories(level);
+    if (!names.ok()) continue;
+    for (const std::string& name : *names) {
+      std::optional<std::string> uid = PodUidFromDirName(name);
+      if (!uid.has_value() || pods_.count(*uid)) continue;
+      std::string dir = absl::StrCat(level, "/", name);
+      if (unknown_cgroups_logged_.insert(dir).second) {
+        log::Info("Leaving alone a pod cgroup that belongs to no known pod", {{"cgroup", dir}});
+      }
+    }
+  }
+}
+
+CpuSet Daemon::ExclusiveCpus() const {
+  if (allocator_.has_value()) return allocator_->ExclusiveCpus();
+  CpuSet exclusive;
+  if (cpu_manager_state_.has_value()) {
+    for (const auto& [uid, entries] : cpu_manager_state_->entries) {
+      for (const auto& [name, cpus] : entries) exclusive |= cpus;
+    }
+  }
+  return exclusive;
+}
+
+CpuSet Daemon::SharedPool() const {
+  if (allocator_.has_value()) return allocator_->SharedPool();
+  if (cpu_manager_state_.has_value()) return cpu_manager_state_->default_cpuset;
+  return topology_.assignable_cpus();
+}
+
+}  // namespace numapin
