@@ -71,10 +71,16 @@ void CpusetWriter::WriteTarget(const std::string& dir, const CpuSet& cpus, const
   }
 }
 
+// An unmanaged v1 cgroup with empty mems gets its parent's: the kernel accepts nothing wider, and
+// the topology's nodes may not match the machine's (a synthetic topology in tests).
 std::optional<CpuSet> CpusetWriter::MemsFor(const CpusetTarget& target, const CpuSet& found) {
   if (target.mems.has_value()) return target.mems;
-  if (version_ == CgroupVersion::kV1 && found.Empty()) return all_mems_;
-  return std::nullopt;
+  if (version_ != CgroupVersion::kV1 || !found.Empty()) return std::nullopt;
+  const size_t slash = target.dir.rfind('/');
+  absl::StatusOr<CpuSet> parent =
+      ReadSet(files_, slash == std::string::npos ? "" : target.dir.substr(0, slash), "cpuset.mems");
+  if (parent.ok() && !parent->Empty()) return *parent;
+  return all_mems_;
 }
 
 std::vector<CpusetWriteResult> CpusetWriter::Apply(const std::vector<CpusetTarget>& ancestors,

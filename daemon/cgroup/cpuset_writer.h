@@ -19,7 +19,7 @@ struct CpusetTarget {
   std::string dir;  // Relative to the cpuset root.
   CpuSet cpus;
   // nullopt: numapind does not manage mems here; on v1 an empty cpuset.mems is still filled with
-  // every node that has memory, because tasks cannot join a cgroup without mems.
+  // the parent's, because tasks cannot join a cgroup without mems.
   std::optional<CpuSet> mems;
 };
 
@@ -39,7 +39,8 @@ struct CpusetWriteResult {
 
 class CpusetWriter {
  public:
-  // `all_mems`: every NUMA node with memory, for v1 cgroups whose mems must not stay empty.
+  // `all_mems`: every NUMA node with memory, for v1 cgroups with empty mems whose parent's
+  // mems cannot be read.
   CpusetWriter(CgroupFiles* files, CgroupVersion version, CpuSet all_mems)
       : files_(files), version_(version), all_mems_(std::move(all_mems)) {}
 

@@ -6,6 +6,8 @@
 # shared drift, a second writer in a loop).
 #
 #   numapind_e2e.sh BUILD_DIR        needs root; exits 77 (skipped) without it
+#
+# With NUMAPIN_E2E_LOG=FILE, numapind's log is copied to FILE at the end.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -77,6 +79,7 @@ stop_daemon() {
 
 cleanup() {
   stop_daemon KILL
+  [[ -n ${NUMAPIN_E2E_LOG:-} && -f ${FN_TMP:-}/numapind.log ]] && cp "$FN_TMP/numapind.log" "$NUMAPIN_E2E_LOG"
   if ((failures > 0)) && [[ -f ${FN_TMP:-}/numapind.log ]]; then
     echo "--- numapind log"
     tail -n 80 "$FN_TMP/numapind.log"
@@ -149,7 +152,7 @@ head -c 100 /dev/urandom > "$FN_STATE/checkpoint.pb"
 echo 0-1 > "$b_dir/cpuset.cpus"
 check "daemon starts on a corrupt checkpoint" start_daemon
 check "corrupt checkpoint logged" log_has "Checkpoint is unreadable"
-check "corrupt checkpoint kept aside" compgen -G "$FN_STATE/checkpoint.pb.corrupt-*"
+check "corrupt checkpoint kept aside" compgen -G "$FN_STATE/checkpoint.pb.corrupt-*" >/dev/null
 check "assignment rebuilt from the live cgroup" wait_for 5 equals cpus_of "$g_dir" 1
 check "shared pool rebuilt" wait_for 5 equals cpus_of "$b_dir" 0
 check "daemon still running" kill -0 "$daemon_pid"

@@ -68,16 +68,16 @@ TEST(CpusetWriterApply, LeavesMatchingCgroupUntouched) {
   EXPECT_FALSE(results[1].cpus_written);
 }
 
-TEST(CpusetWriterApply, FillsEmptyV1MemsWhenUnmanaged) {
+TEST(CpusetWriterApply, FillsEmptyV1MemsFromParent) {
   FakeCgroupFiles files;
-  files.AddDir("kubepods", Cpuset("0-3", "0-1"));
+  files.AddDir("kubepods", Cpuset("0-3", "1"));
   files.AddDir("kubepods/c1", Cpuset("", ""));
   CpusetWriter writer(&files, CgroupVersion::kV1, CpuSet{0, 1});
 
   writer.Apply({}, {{"kubepods/c1", CpuSet{3}, std::nullopt}});
 
   EXPECT_EQ(files.Get("kubepods/c1", "cpuset.cpus"), "3");
-  EXPECT_EQ(files.Get("kubepods/c1", "cpuset.mems"), "0-1");
+  EXPECT_EQ(files.Get("kubepods/c1", "cpuset.mems"), "1") << "the parent's, not all nodes";
 }
 
 TEST(CpusetWriterApply, WritesManagedMems) {
