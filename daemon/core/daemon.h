@@ -3,6 +3,7 @@
 // the kubelet state file (observe mode) and signals; readers see only published snapshots.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -38,6 +39,11 @@ class Daemon {
                                                         SnapshotBox* box,
                                                         std::unique_ptr<SchedMonitor> monitor = {});
   ~Daemon();
+
+  // Calls `hook` on the loop thread after each published snapshot (the metrics textfile).
+  void SetPublishHook(std::function<void(const DaemonSnapshot&)> hook) {
+    publish_hook_ = std::move(hook);
+  }
 
   // Runs until SIGTERM or SIGINT. The caller must have blocked those signals and SIGHUP in every
   // thread (BlockDaemonSignals) so that they arrive through the signalfd.
@@ -135,6 +141,7 @@ class Daemon {
   std::map<std::string, uint64_t> intruders_;  // "comm pid cgroup" -> events this interval.
   MonitorCounters counters_;
 
+  std::function<void(const DaemonSnapshot&)> publish_hook_;
   int epoll_fd_ = -1;
   int timer_fd_ = -1;
   int signal_fd_ = -1;

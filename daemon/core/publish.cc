@@ -126,6 +126,7 @@ std::shared_ptr<DaemonSnapshot> Daemon::BuildSnapshot() const {
 void Daemon::Publish() {
   std::shared_ptr<DaemonSnapshot> snapshot = BuildSnapshot();
   if (!options_.dump_state_file.empty()) WriteDump(options_.dump_state_file, *snapshot);
+  if (publish_hook_) publish_hook_(*snapshot);
   box_->Publish(std::move(snapshot));
 }
 
