@@ -60,12 +60,14 @@ PY
 at_least() { (( $(dump "${@:1:$#-1}") >= ${!#} )); }
 log_has() { grep -q -- "$1" "$FN_TMP/numapind.log"; }
 
+# start_daemon [FLAG...]: starts numapind with the test's flags plus FLAG... and waits for its first
+# pod sync.
 start_daemon() {
   rm -f "$FN_STATE/dump.json"
   "$numapind" --pod-source="dir:$FN_MANIFESTS" --cgroup-root="$FN_ROOT" \
     --topology='synthetic:numa:2 core:1 pu:1' --state-dir="$FN_STATE" --monitor=off \
     --readback-interval=200ms --dump-state-file="$FN_STATE/dump.json" \
-    --metrics-address=127.0.0.1:0 >> "$FN_TMP/numapind.log" 2>&1 &
+    --metrics-address=127.0.0.1:0 "$@" >> "$FN_TMP/numapind.log" 2>&1 &
   daemon_pid=$!
   wait_for 10 equals dump first_sync_done true
 }
@@ -162,6 +164,26 @@ fake_node_write_pod escape "../../x" Guaranteed "$(fake_node_new_id)"
 check "uid ../../x rejected by name" wait_for 5 log_has '\.\./\.\./x.* is invalid'
 check "nothing made outside the root" test ! -e "$FN_CPUSET_MOUNT/x"
 fake_node_delete_pod escape
+
+echo "=== observe mode"
+stop_daemon TERM
+state_file="$FN_TMP/cpu_manager_state"
+printf '{"policyName":"static","defaultCpuSet":"0","entries":{"%s":{"app":"1"}},"checksum":1}' \
+  "$g_uid" > "$state_file"
+check "observe daemon starts" start_daemon --mode=observe --cpu-manager-state="$state_file"
+check "cpu_manager_state read" wait_for 3 equals dump cpu_manager_state_valid true
+echo 0-1 > "$g_dir/cpuset.cpus"
+check "observe mode counts drift" wait_for 3 at_least drift_detected cpuset 1
+sleep 0.5
+check "observe mode writes nothing" equals cpus_of "$g_dir" 0-1
+printf '{"policyName":"none","defaultCpuSet":"","checksum":1}' > "$state_file.new"
+mv "$state_file.new" "$state_file"
+check "none policy makes the state invalid" wait_for 3 equals dump cpu_manager_state_valid false
+check "invalid state logged" log_has 'observe mode needs'
+check "observe daemon keeps running" kill -0 "$daemon_pid"
+stop_daemon TERM
+echo 1 > "$g_dir/cpuset.cpus"
+check "allocate daemon back" start_daemon
 
 echo "=== pod deleted"
 fake_node_stop_container "$g_pid" "$g_dir"
