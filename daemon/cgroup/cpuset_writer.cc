@@ -13,7 +13,7 @@ absl::StatusOr<CpuSet> ReadSet(CgroupFiles* files, const std::string& dir, const
   if (!text.ok()) return text.status();
   absl::StatusOr<CpuSet> set = CpuSet::Parse(*text);
   if (!set.ok()) {
-    return absl::InternalError(absl::StrCat(files->AbsolutePath(dir), "/", file, " holds \"",
+    return absl::InternalError(absl::StrCat(files->AbsolutePath(dir), "/", file, " contains \"",
                                             absl::StripAsciiWhitespace(*text),
                                             "\", not a list: ", set.status().message()));
   }
@@ -140,7 +140,7 @@ absl::StatusOr<bool> CpusetWriter::LiftCfsQuota(CgroupFiles* cpu_files, CgroupVe
     std::vector<std::string> fields =
         absl::StrSplit(absl::StripAsciiWhitespace(*current), ' ', absl::SkipEmpty());
     if (fields.size() != 2) {
-      return absl::InternalError(absl::StrCat(cpu_files->AbsolutePath(dir), "/cpu.max holds \"",
+      return absl::InternalError(absl::StrCat(cpu_files->AbsolutePath(dir), "/cpu.max contains \"",
                                               *current, "\", expected \"<quota> <period>\""));
     }
     if (fields[0] == "max") return false;

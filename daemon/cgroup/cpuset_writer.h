@@ -18,8 +18,8 @@ namespace numapin {
 struct CpusetTarget {
   std::string dir;  // Relative to the cpuset root.
   CpuSet cpus;
-  // nullopt: numapind does not manage mems here; on v1 an empty cpuset.mems is still filled with
-  // the parent's, because tasks cannot join a cgroup without mems.
+  // nullopt when numapind does not manage mems here. On v1 an empty cpuset.mems is still filled
+  // with the parent's, because tasks cannot join a cgroup without mems.
   std::optional<CpuSet> mems;
 };
 
@@ -31,7 +31,7 @@ struct CpusetValues {
 struct CpusetWriteResult {
   std::string dir;
   bool read_ok = false;
-  CpusetValues found;  // What the cgroup held before this pass wrote anything.
+  CpusetValues found;  // Values before this pass wrote anything.
   bool cpus_written = false;
   bool mems_written = false;
   absl::Status status;  // The first failed read or write.

@@ -41,7 +41,7 @@ struct ManagedContainer {
   // Desired state.
   bool exclusive = false;
   Assignment assignment;  // Set when exclusive.
-  std::string error;      // Why it is not exclusive although it asked.
+  std::string error;      // Reason it is not exclusive although it requested exclusive CPUs.
   CpuSet cpus;
   std::optional<CpuSet> mems;
   bool pod_all_exclusive = false;  // Every container of the pod is exclusive: lift pod quota.

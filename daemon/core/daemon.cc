@@ -306,6 +306,7 @@ void Daemon::OnCgroupEvents() {
     log::Warning("Cgroup watch queue overflowed; rescanning", {{"root", layout_.cpuset_root}});
   }
   bool unknown = false;
+  for (const std::string& dir : events.removed) unnamed_cgroups_.erase(dir);
   for (const std::string& dir : events.created) {
     size_t slash = dir.rfind('/');
     std::string parent = dir.substr(0, slash);
@@ -327,6 +328,7 @@ void Daemon::OnCgroupEvents() {
     }
     if (!known) {
       unknown = true;
+      if (unnamed_cgroups_.size() < kMaxUnnamedCgroups) unnamed_cgroups_.emplace(dir, now);
       if (pods_.count(*parent_uid)) reconciler_->PinUnknown(dir, SharedPool());
     }
   }
@@ -387,7 +389,13 @@ void Daemon::OnCpuManagerStateChange() {
 }
 
 void Daemon::LocateAll() {
-  for (auto& [key, container] : containers_) reconciler_->Locate(container);
+  for (auto& [key, container] : containers_) {
+    if (!reconciler_->Locate(container)) continue;
+    auto seen = unnamed_cgroups_.find(container.cgroup_dir);
+    if (seen == unnamed_cgroups_.end()) continue;
+    if (container.cgroup_seen == absl::InfinitePast()) container.cgroup_seen = seen->second;
+    unnamed_cgroups_.erase(seen);
+  }
   SyncMonitor();
 }
 

@@ -1,6 +1,6 @@
 // Daemon: numapind's event loop. One thread owns every piece of mutable state and waits in
 // epoll on the cgroup watcher, the pod source, the monitor's ring buffer, the read-back timer,
-// the kubelet state file (observe mode) and signals; readers see only published snapshots.
+// the kubelet state file (observe mode) and signals. Readers see only published snapshots.
 #pragma once
 
 #include <functional>
@@ -111,6 +111,10 @@ class Daemon {
   std::map<std::string, Pod> pods_;  // Live pods by uid.
   std::set<std::string> init_finished_;
   std::set<std::string> unknown_cgroups_logged_;
+  // Container cgroups inotify reported before the pod source named their container, with the
+  // time they appeared, for the pin latency. Bounded by kMaxUnnamedCgroups.
+  std::map<std::string, absl::Time> unnamed_cgroups_;
+  static constexpr size_t kMaxUnnamedCgroups = 1024;
   log::RateLimiter log_limiter_;
 
   // Start-up.
@@ -119,7 +123,6 @@ class Daemon {
   bool checkpoint_loaded_ = false;
   bool first_sync_done_ = false;
   uint64_t checkpoint_generation_ = 0;
-  std::string last_checkpoint_bytes_;
 
   // Counters for the snapshot.
   uint64_t checkpoint_write_failures_ = 0;

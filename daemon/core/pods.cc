@@ -170,7 +170,7 @@ bool Daemon::UpdateStatuses(const Pod& pod) {
 }
 
 // The kubelet ends a pod's init phase when every init container has terminated or an app
-// container runs; the allocator then returns the init-only CPUs to the shared pool.
+// container runs. The allocator then returns the init-only CPUs to the shared pool.
 bool Daemon::MaybeFinishInit(const Pod& pod) {
   if (!allocator_.has_value() || pod.init_containers.empty() || init_finished_.count(pod.uid)) {
     return false;

@@ -191,7 +191,7 @@ void Reconciler::LiftQuota(ManagedContainer& container) {
     return;
   }
   std::vector<std::string> dirs = {container.cgroup_dir};
-  // The pod cgroup's quota caps its children too; it is lifted only when no container of the
+  // The pod cgroup's quota caps its children too. It is lifted only when no container of the
   // pod is left with a quota that the pod limit should keep enforcing.
   if (container.pod_all_exclusive) dirs.push_back(ParentDir(container.cgroup_dir));
   for (const std::string& dir : dirs) {

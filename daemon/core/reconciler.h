@@ -1,5 +1,5 @@
 // Reconciler: the one path that makes container cgroups match their desired cpusets. First pin,
-// shared-pool updates, drift repair and restart recovery all run through Run(); inotify, the
+// shared-pool updates, drift repair and restart recovery all run through Run(). inotify, the
 // monitor and the read-back timer only decide when it runs and for which containers.
 #pragma once
 
@@ -16,7 +16,7 @@
 
 namespace numapin {
 
-// Why the reconciler runs; it names the re-pin reason of a repaired drift.
+// Cause of a reconciler run, which names the re-pin reason of a repaired drift.
 enum class Trigger {
   kChange,    // Pods, cgroups or the pool changed; a drift found now is repaired as "cpuset".
   kReadback,  // The periodic read-back.
@@ -46,7 +46,7 @@ class Reconciler {
   std::string FindPodDir(const std::string& pod_uid, QosClass qos);
 
   // Compares each container's cgroup with its desired cpuset and writes the difference.
-  // `exclusive_cpus` tells shared drift (a shared-pool container covering an exclusive CPU)
+  // `exclusive_cpus` separates shared drift (a shared-pool container covering an exclusive CPU)
   // from cpuset drift. `detected` is when the drift that triggered this run was first seen
   // (the monitor event), for the repair latency; InfinitePast means now.
   void Run(const std::vector<ManagedContainer*>& scope, const CpuSet& exclusive_cpus,

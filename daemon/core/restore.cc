@@ -53,8 +53,8 @@ void Daemon::RestoreAtStart(const std::map<std::string, Pod>& live) {
   }
 }
 
-// For each container that admission makes exclusive, a cgroup that holds exactly as many CPUs
-// as it requests, all assignable, is taken to be its earlier assignment. The allocator's Restore
+// For each container that admission makes exclusive, a cgroup with exactly as many CPUs as it
+// requests, all assignable, is taken to be its earlier assignment. The allocator's Restore
 // rejects overlaps, so two containers can never end up with the same CPU.
 std::vector<AssignmentRecord> Daemon::RebuildFromCgroups(const std::map<std::string, Pod>& live) {
   std::vector<AssignmentRecord> records;

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # numapind end to end on real cgroups: a private kubepods tree under the v1 cpuset hierarchy,
 # real processes as containers, manifests as the pod source. Checks first pins (cpuset.cpus and
-# the kernel's Cpus_allowed_list), the shared pool after a pod is deleted, a container restart,
-# SIGKILL and restart, a corrupt checkpoint, an invalid pod uid, and drift repair (cpuset drift,
-# shared drift, a second writer in a loop).
+# the kernel's Cpus_allowed_list) and drift repair: cpuset drift, shared drift, a second writer
+# in a loop. Then a container restart, SIGKILL and restart, a corrupt checkpoint, an invalid pod
+# uid, observe mode, and the shared pool after a pod is deleted.
 #
 #   numapind_e2e.sh BUILD_DIR        needs root; exits 77 (skipped) without it
 #
@@ -140,6 +140,13 @@ g_dir=$(fake_node_pod_dir Guaranteed "$g_uid")/$g_id2
 fake_node_write_pod guaranteed "$g_uid" Guaranteed "$g_id2" 1
 check "restarted container keeps CPU 1" wait_for 5 equals cpus_of "$g_dir" 1
 check "restarted process allowed CPU 1" wait_for 2 equals allowed_of "$g_pid" 1
+check "pin latency observed for the new cgroup" at_least pin_latency_count 1
+
+echo "=== SIGHUP"
+kill -HUP "$daemon_pid"
+check "reload logged" wait_for 3 log_has "Reloading on SIGHUP"
+check "daemon runs after SIGHUP" kill -0 "$daemon_pid"
+check "assignment unchanged after SIGHUP" equals cpus_of "$g_dir" 1
 
 echo "=== SIGKILL and restart"
 stop_daemon KILL
