@@ -7,9 +7,15 @@
 # one (Google's kubectl package, which owns /usr/bin/kubectl), and elsewhere Debian's
 # kubernetes-client provides it. The two packages conflict on that file, so Debian's is installed
 # only when no kubectl exists, which is why it is not in tools/extra-packages.txt.
+#
+# NUMAPIN_BUILD_ONLY=1 skips everything here; the Dockerfile's build stage sets it.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+if [[ -n "${NUMAPIN_BUILD_ONLY:-}" ]]; then
+  echo "npm-setup: NUMAPIN_BUILD_ONLY is set; skipping the test-only npm packages and kubectl"
+  exit 0
+fi
 package_dir=deploy/test
 stamp="$package_dir/node_modules/.numapin-lock-sha256"
 
