@@ -1,7 +1,7 @@
-// Checks the alert rules beyond what promtool does: the PrometheusRule carries the same groups as
-// the rule file, each alert has the labels and annotations an on-call engineer needs, each
-// runbook link reaches a section of docs/runbooks.md, each metric exists in docs/metrics.md, and
-// each alert has promtool tests both for firing and for staying quiet.
+// Checks the alert rules beyond what promtool does. The PrometheusRule must carry the same groups
+// as the rule file, and each alert the labels and annotations an on-call engineer needs. Each
+// runbook link must reach a section of docs/runbooks.md, each metric must exist in
+// docs/metrics.md, and each alert needs promtool tests both for firing and for staying quiet.
 //
 // Run: node --test tests/prometheus/alert_rules.test.mjs
 import assert from "node:assert/strict";

@@ -1,7 +1,7 @@
-// Checks that the manifests in deploy/ agree with each other and with numapind's flags: each
-// path flag points into the volume mounted for it, the metrics port is the same everywhere, the
-// Service and ServiceMonitor select the DaemonSet's pods, and the pod keeps the privileges and
-// scheduling properties docs/deploy.md and deploy/CAPABILITIES.md describe.
+// Checks that the manifests in deploy/ agree with each other and with numapind's flags. Each path
+// flag must point into the volume mounted for it, and the metrics port must be the same
+// everywhere. The Service and ServiceMonitor must select the DaemonSet's pods, and the pod must
+// keep the privileges and scheduling that docs/deploy.md and deploy/CAPABILITIES.md describe.
 //
 // Run: node --test tests/prometheus/daemonset_contract.test.mjs
 import assert from "node:assert/strict";

@@ -110,8 +110,8 @@ async function waitFor(description, probe) {
 
 // ---- private cgroup tree --------------------------------------------------------------------
 
-// Creates dir as a child cgroup; a v1 cpuset child starts with no CPUs or memory nodes and
-// gets its parent's, so that numapind can narrow it.
+// Creates dir as a child cgroup. A v1 cpuset child starts with no CPUs or memory nodes, so it
+// gets its parent's, which numapind then narrows.
 function makeCgroup(dir) {
   fs.mkdirSync(dir);
   createdCgroups.push(dir);
@@ -133,10 +133,10 @@ function removeCgroups() {
   }
 }
 
-// TODO: the layout below (kubepods/pod<uid>/<container id> under cpuset/ and unified/ of
-// --cgroup-root, the cgroupfs driver's naming) and the pod file format (a kubelet /pods-style
-// v1 Pod in JSON) are assumptions; align both with numapind's dir: pod source and cgroup layout
-// code once it exists.
+// TODO: the cgroup layout and the pod file are assumptions to align with numapind's cgroup layout
+// and dir: pod source. The layout is the cgroupfs driver's kubepods/pod<uid>/<container id>
+// under cpuset/ and unified/ of --cgroup-root, and the pod file a v1 Pod in JSON as the
+// kubelet's /pods lists it.
 function createWorkload() {
   const hierarchies = { cpuset: path.join(kV1Cpuset, cgroupName) };
   if (fs.existsSync(path.join(kV2Root, "cgroup.procs"))) {
@@ -176,7 +176,7 @@ function createWorkload() {
 // ---- numapind, node-exporter, Prometheus ----------------------------------------------------
 
 // Runs numapind in its own mount namespace, where --cgroup-root's cpuset/ and unified/ are bind
-// mounts of the private trees, so that it sees them as whole hierarchies.
+// mounts of the private trees, so that they look to numapind like whole hierarchies.
 function startNumapind(workload) {
   const cgroupRoot = path.join(workDir, "cgroup");
   const mountCommands = [];
@@ -213,8 +213,8 @@ function startNodeExporter() {
   ]);
 }
 
-// Writes the shipped rules with every `for` removed, so that alerts fire on the first
-// evaluation that sees the condition, and starts Prometheus on them.
+// Writes the shipped rules with every `for` removed, so that an alert fires at the first
+// evaluation where its condition holds, and starts Prometheus on them.
 function startPrometheus() {
   const rulesFile = path.join(kRoot, "deploy/alerts/numapin.rules.yaml");
   const [rules] = parseYamlDocuments(fs.readFileSync(rulesFile, "utf8"), rulesFile);

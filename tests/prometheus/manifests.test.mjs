@@ -1,5 +1,6 @@
 // Offline validation of the manifests in deploy/: every document against its kubernetes-models
-// schema, and the kustomize renders of deploy/ and of deploy/ with components/observe.
+// schema and its TypeScript type (for unknown fields), and the kustomize renders of deploy/ and
+// of deploy/ with components/observe.
 //
 // Run: node --test tests/prometheus/manifests.test.mjs (KUBECTL names the kubectl to use).
 import assert from "node:assert/strict";
@@ -10,7 +11,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 
-import { loadModel, parseYamlDocuments } from "../../deploy/test/models.mjs";
+import { loadModel, parseYamlDocuments, unknownFieldErrors } from "../../deploy/test/models.mjs";
 
 const kRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const kDeployDir = path.join(kRoot, "deploy");
@@ -103,6 +104,28 @@ test("validation rejects a manifest with a wrong field type", async () => {
   const errors = await validationErrors([daemonSet], "mutated daemonset.yaml");
   assert.equal(errors.length, 1, "a string containerPort must be rejected");
   assert.match(errors[0], /containerPort/);
+});
+
+test("manifest files contain no unknown fields", () => {
+  const objectsByName = new Map();
+  for (const file of manifestFiles()) {
+    for (const object of parseYamlDocuments(fs.readFileSync(file, "utf8"), file)) {
+      objectsByName.set(`${path.basename(file)}: ${object.kind}/${object.metadata.name}`, object);
+    }
+  }
+  // A misspelt field in a copy guards against a check that accepts anything.
+  const [daemonSet] = parseYamlDocuments(
+    fs.readFileSync(path.join(kDeployDir, "daemonset.yaml"), "utf8"),
+    "daemonset.yaml",
+  );
+  daemonSet.spec.template.spec.containers[0].volumeMounts[0].readonly = true;
+  objectsByName.set("mutated daemonset.yaml", daemonSet);
+
+  const errors = unknownFieldErrors(objectsByName);
+  const mutatedErrors = (errors.get("mutated daemonset.yaml") ?? []).join("\n");
+  assert.match(mutatedErrors, /'"readonly"' does not exist in type 'IVolumeMount'/);
+  errors.delete("mutated daemonset.yaml");
+  assert.deepEqual(Object.fromEntries(errors), {});
 });
 
 test("kustomize render of deploy contains each kind once", async () => {
