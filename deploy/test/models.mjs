@@ -30,7 +30,9 @@ export async function loadModel(apiVersion, kind) {
   try {
     module = await import(specifier);
   } catch (error) {
-    throw new Error(`no model for apiVersion ${apiVersion} kind ${kind} (${specifier}): ${error.message}`);
+    throw new Error(
+      `no model for apiVersion ${apiVersion} kind ${kind} (${specifier}): ${error.message}`,
+    );
   }
   if (typeof module[kind] !== "function") {
     throw new Error(`${specifier} does not export a class named ${kind}`);
@@ -111,7 +113,8 @@ export function unknownFieldErrors(objectsByName) {
     }
   }
   if (result.status !== 0 && errors.size === 0) {
-    throw new Error(`tsc exited with ${result.status} and no errors: ${result.stdout}${result.stderr}`);
+    const output = result.stdout + result.stderr;
+    throw new Error(`tsc exited with ${result.status} and no errors: ${output}`);
   }
   fs.rmSync(checkDir, { recursive: true, force: true });
   return errors;

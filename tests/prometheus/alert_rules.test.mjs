@@ -106,7 +106,8 @@ test("alerts carry severity, summary, description and runbook", () => {
     const { summary, description, runbook_url: runbookUrl } = alert.annotations ?? {};
     assert.ok(summary, `${name}: summary is missing`);
     assert.doesNotMatch(summary, /\{\{/, `${name}: summary must be static`);
-    assert.match(description ?? "", /\{\{ \$labels\.\w+ \}\}/, `${name}: description names no label`);
+    const labelReference = /\{\{ \$labels\.\w+ \}\}/;
+    assert.match(description ?? "", labelReference, `${name}: description names no label`);
     assert.equal(runbookUrl, kRunbookPrefix + name.toLowerCase(), `${name}: runbook_url`);
   }
 });

@@ -155,7 +155,8 @@ function createWorkload() {
 
   const podDir = path.join(workDir, "pods");
   fs.mkdirSync(podDir);
-  const resources = { requests: { cpu: "1", memory: "64Mi" }, limits: { cpu: "1", memory: "64Mi" } };
+  const quantities = { cpu: "1", memory: "64Mi" };
+  const resources = { requests: quantities, limits: quantities };
   const pod = {
     apiVersion: "v1",
     kind: "Pod",
@@ -165,7 +166,12 @@ function createWorkload() {
       phase: "Running",
       qosClass: "Guaranteed",
       containerStatuses: [
-        { name: "app", containerID: `containerd://${kContainerId}`, ready: true, state: { running: {} } },
+        {
+          name: "app",
+          containerID: `containerd://${kContainerId}`,
+          ready: true,
+          state: { running: {} },
+        },
       ],
     },
   };
@@ -229,7 +235,10 @@ function startPrometheus() {
     rule_files: [rulesPath],
     scrape_configs: [
       { job_name: "numapin", static_configs: [{ targets: [`127.0.0.1:${ports.numapind}`] }] },
-      { job_name: "node-exporter", static_configs: [{ targets: [`127.0.0.1:${ports.nodeExporter}`] }] },
+      {
+        job_name: "node-exporter",
+        static_configs: [{ targets: [`127.0.0.1:${ports.nodeExporter}`] }],
+      },
     ],
   };
   const configPath = path.join(workDir, "prometheus.json");
@@ -248,7 +257,8 @@ async function httpGet(port, urlPath) {
 
 // Returns the result vector of an instant query.
 async function query(expression) {
-  const { status, body } = await httpGet(ports.prometheus, `/api/v1/query?query=${encodeURIComponent(expression)}`);
+  const urlPath = `/api/v1/query?query=${encodeURIComponent(expression)}`;
+  const { status, body } = await httpGet(ports.prometheus, urlPath);
   assert.equal(status, 200, `query ${expression} failed: ${body}`);
   return JSON.parse(body).data.result;
 }
@@ -272,12 +282,17 @@ before(async () => {
   startNodeExporter();
   startPrometheus();
   await waitFor("numapind /readyz", async () => {
-    if (numapind.exitCode !== null) throw new ExitedError(`numapind exited with ${numapind.exitCode}`);
+    if (numapind.exitCode !== null) {
+      throw new ExitedError(`numapind exited with ${numapind.exitCode}`);
+    }
     return (await httpGet(ports.numapind, "/readyz")).status === 200;
   }).catch((error) => {
     throw new Error(`${error.message}\nnumapind log:\n${logTail("numapind")}`);
   });
-  await waitFor("Prometheus /-/ready", async () => (await httpGet(ports.prometheus, "/-/ready")).status === 200);
+  await waitFor(
+    "Prometheus /-/ready",
+    async () => (await httpGet(ports.prometheus, "/-/ready")).status === 200,
+  );
 });
 
 after(async () => {
@@ -315,7 +330,10 @@ test("container is pinned and healthy before any fault", async () => {
   await sleep(3000);
   const names = (await firingAlerts()).map((alert) => alert.labels.alertname);
   assert.ok(!names.includes("NumapinPinningDrift"), `firing before any drift: ${names}`);
-  assert.ok(!names.includes("NumapinForeignTasksOnExclusiveCpu"), `firing before any intrusion: ${names}`);
+  assert.ok(
+    !names.includes("NumapinForeignTasksOnExclusiveCpu"),
+    `firing before any intrusion: ${names}`,
+  );
 });
 
 test("cpuset drift fires NumapinPinningDrift", async () => {
@@ -332,5 +350,7 @@ test("intrusion fires NumapinForeignTasksOnExclusiveCpu", async () => {
   const exclusiveCpu = readCpus(workload.containerDirs.cpuset);
   startProcess("intruder", "taskset", ["-c", exclusiveCpu, "sh", "-c", "while :; do :; done"]);
   await waitFor("NumapinForeignTasksOnExclusiveCpu to fire", async () =>
-    (await firingAlerts()).some((alert) => alert.labels.alertname === "NumapinForeignTasksOnExclusiveCpu"));
+    (await firingAlerts()).some(
+      (alert) => alert.labels.alertname === "NumapinForeignTasksOnExclusiveCpu",
+    ));
 });
