@@ -45,8 +45,8 @@ install_busybox() {
   elf_files+=("$busybox")
 }
 
-# Copies the ELF files of the build's bin/ without debug sections, which are most of their size
-# and only slow down packing and unpacking the initramfs.
+# Copies the files of the build's bin/, ELF files without their debug sections, which are most
+# of their size and only slow down packing and unpacking the initramfs.
 install_build_binaries() {
   local bin=$opt_build_dir/bin file
   if [[ ! -d $bin ]]; then
@@ -55,8 +55,12 @@ install_build_binaries() {
   fi
   mkdir -p "$root$bin"
   for file in "$bin"/*; do
-    is_elf "$file" || continue
-    strip --strip-debug -o "$root$file" "$file" 2>/dev/null || cp "$file" "$root$file"
+    [[ -f $file ]] || continue
+    if ! is_elf "$file"; then
+      cp -p "$file" "$root$file"
+      continue
+    fi
+    strip --strip-debug -o "$root$file" "$file" 2>/dev/null || cp -p "$file" "$root$file"
     elf_files+=("$file")
   done
 }
@@ -85,7 +89,8 @@ write_guest_config() {
   {
     echo "cd $(sh_quote "$cwd") || exit 125"
     echo "export PATH=$(sh_quote "$opt_build_dir/bin:/usr/sbin:/usr/bin:/sbin:/bin")"
-    echo "export HOME=/root TMPDIR=/tmp"
+    # TERM=dumb keeps colour codes (gtest's, for one) out of the serial console.
+    echo "export HOME=/root TMPDIR=/tmp TERM=dumb"
     for env in "${opt_envs[@]}"; do echo "export $(sh_quote "$env")"; done
     printf 'exec'
     for arg in "${command_args[@]}"; do printf ' %s' "$(sh_quote "$arg")"; done

@@ -7,13 +7,13 @@
 #   distances: 10 local, 20 remote.
 #
 # 4n2c1t: 4 packages x 2 single-thread cores, one NUMA node per package, no SMT.
-#   node N: CPUs 2N-(2N+1). Nodes 0-1 and 2-3 are pairs, so the distance matrix is
+#   node N: CPUs 2N-(2N+1). Nodes 0-1 and 2-3 are pairs in the distance matrix
 #          0   1   2   3
 #     0   10  12  20  30
 #     1   12  10  30  20
 #     2   20  30  10  12
 #     3   30  20  12  10
-#   and every node sees the other three at three different distances.
+#   so every node has the other three at three different distances.
 
 list_topologies() {
   echo "2s2c2t  2 packages x 2 cores x 2 threads, 2 NUMA nodes (distance 20), 8 CPUs"
@@ -67,5 +67,5 @@ select_topology() {
       die "unknown topology '$1'; choose one of the above"
       ;;
   esac
-  ((per_node >= 128)) || die "--memory=$requested leaves less than 128 MiB per NUMA node"
+  ((per_node >= 128)) || die "--memory=$requested leaves less than 128 MiB per NUMA node; raise it"
 }
