@@ -2,6 +2,7 @@
 // confined to one NUMA node must confine both the CPUs a process runs on and the node its new
 // pages come from. These are the two kernel behaviours numapin's assignments rely on.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <linux/mempolicy.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -15,8 +16,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace {
 
@@ -126,10 +125,9 @@ std::string NodesOfNewPages() {
   for (size_t offset = 0; offset < kBytes; offset += page) {
     buffer[offset] = 1;
     int node = -1;
-    if (syscall(SYS_get_mempolicy, &node, nullptr, 0, buffer + offset,
-                MPOL_F_NODE | MPOL_F_ADDR) != 0) {
-      return "child: get_mempolicy failed";
-    }
+    const long failed =
+        syscall(SYS_get_mempolicy, &node, nullptr, 0, buffer + offset, MPOL_F_NODE | MPOL_F_ADDR);
+    if (failed) return "child: get_mempolicy failed";
     if (node >= static_cast<int>(seen.size())) seen.resize(node + 1);
     seen[node] = true;
   }
