@@ -96,6 +96,31 @@ kill "$sleeper"
 wait "$sleeper" 2>/dev/null
 rmdir "$cgroup"
 
+# hwloc, which numapin's topology loader uses, must read the same layout from the guest.
+if command -v lstopo-no-graphics >/dev/null; then
+  for type in package numanode core pu; do
+    case $type in
+      package) expected=$(echo $packages | tr ' ' '\n' | sort -u | wc -l) ;;
+      numanode) expected=$node_count ;;
+      core) expected=$(echo $siblings | tr ' ' '\n' | sort -u | wc -l) ;;
+      pu) expected=8 ;;
+    esac
+    check "hwloc $type count" "$(lstopo-no-graphics --only $type | wc -l)" "$expected"
+  done
+  # Logical and OS indexes of the nodes are the same in the lab topologies.
+  lstopo-no-graphics --distances --no-io -v >/tmp/hwloc-distances.txt 2>&1
+  node=0
+  for row in $distances; do
+    check "hwloc node$node distance" \
+      "$(awk -v node=$node '/latency matrix/ { found = 1; next }
+        found && $1 == node { $1 = ""; sub(/^ /, ""); print; exit }' /tmp/hwloc-distances.txt)" \
+      "$(echo "$row" | tr _ ' ')"
+    node=$((node + 1))
+  done
+else
+  check "lstopo-no-graphics in the guest" "missing" "present (Debian package hwloc)"
+fi
+
 if command -v numapinctl >/dev/null; then
   echo "numapinctl topology --topology=host --output=json:"
   numapinctl topology --topology=host --output=json
