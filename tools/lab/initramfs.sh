@@ -83,6 +83,7 @@ write_guest_config() {
   echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
   echo "root:x:0:" >"$root/etc/group"
   echo "LAB_NONCE=$nonce" >"$root/lab/config"
+  echo "LAB_SHELL=$opt_shell" >>"$root/lab/config"
 
   cwd=$(pwd -P)
   mkdir -p "$root$cwd"
