@@ -34,8 +34,8 @@ copy_shared_libraries() {
   if [[ -f /etc/ld.so.cache ]]; then copy_to_root /etc/ld.so.cache; fi
 }
 
-# Copies busybox; init links its applets in the guest, which costs one process there and one fork
-# per applet here.
+# Copies busybox. init links its applets in the guest, because that costs one process there and
+# would cost a fork per applet here.
 install_busybox() {
   local busybox
   busybox=$(command -v busybox) ||
