@@ -54,8 +54,8 @@ def first_key(record, keys, description):
     raise KeyError(f"{description}: none of the keys {keys} in {sorted(record)}")
 
 
-# TODO: align these key names (nodes[].id/cpus/distances, cores[].cpus) with numapinctl's JSON
-# schema. They are assumed, because that schema was not fixed when this check was written.
+# TODO: align these key names (nodes[].id/cpus/distances or a top-level distances matrix,
+# cores[].cpus) with numapinctl's JSON schema. They are assumed, because that schema was not fixed when this check was written.
 def check_topology(topology, expected):
     """Returns a list of mismatch messages, empty when the JSON matches."""
     errors = []
@@ -64,6 +64,10 @@ def check_topology(topology, expected):
         return [f"NUMA node count is {len(nodes)}, expected {len(expected['node_cpus'])}"]
 
     matrix = topology.get("distances")
+    if matrix and not isinstance(matrix[0], list):
+        # A flat row-major list, as numapin's Topology stores it.
+        size = len(nodes)
+        matrix = [matrix[row * size:(row + 1) * size] for row in range(size)]
     for index, node in enumerate(nodes):
         cpus = parse_cpus(first_key(node, ["cpus", "cpuset", "cpulist"], "node CPUs"))
         if cpus != expected["node_cpus"][index]:
