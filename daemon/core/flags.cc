@@ -114,8 +114,13 @@ std::vector<std::string> UnderscoreFlagNames(int argc, char** argv) {
 }  // namespace
 
 absl::StatusOr<DaemonOptions> ParseFlags(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "numapind: gives Guaranteed pods exclusive CPUs on one NUMA node and keeps them pinned");
+  // absl aborts on a second call, and tests parse more than once.
+  static const bool usage_set = [] {
+    absl::SetProgramUsageMessage(
+        "numapind: gives Guaranteed pods exclusive CPUs on one NUMA node and keeps them pinned");
+    return true;
+  }();
+  (void)usage_set;
   std::vector<std::string> args = UnderscoreFlagNames(argc, argv);
   std::vector<char*> pointers;
   for (std::string& arg : args) pointers.push_back(arg.data());
