@@ -134,6 +134,58 @@ YAML
   mv "$FN_MANIFESTS/.$name.yaml" "$FN_MANIFESTS/$name.yaml"
 }
 
+# fake_node_write_init_pod NAME UID INIT_ID APP_ID: a Guaranteed pod of 1 CPU whose init
+# container "setup" has terminated and whose container "app" runs.
+fake_node_write_init_pod() {
+  local name=$1 uid=$2 init_id=$3 app_id=$4 resources
+  resources='    resources:
+      limits:
+        cpu: "1"
+        memory: 64Mi
+      requests:
+        cpu: "1"
+        memory: 64Mi'
+  cat > "$FN_MANIFESTS/.$name.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $name
+  namespace: default
+  uid: $uid
+spec:
+  initContainers:
+  - name: setup
+    image: registry.k8s.io/pause:3.9
+$resources
+  containers:
+  - name: app
+    image: registry.k8s.io/pause:3.9
+$resources
+status:
+  phase: Running
+  qosClass: Guaranteed
+  initContainerStatuses:
+  - name: setup
+    containerID: containerd://$init_id
+    ready: true
+    restartCount: 0
+    state:
+      terminated:
+        exitCode: 0
+        reason: Completed
+  containerStatuses:
+  - name: app
+    containerID: containerd://$app_id
+    ready: true
+    restartCount: 0
+    started: true
+    state:
+      running:
+        startedAt: "2026-01-01T00:00:00Z"
+YAML
+  mv "$FN_MANIFESTS/.$name.yaml" "$FN_MANIFESTS/$name.yaml"
+}
+
 fake_node_delete_pod() { rm -f "$FN_MANIFESTS/$1.yaml"; }
 
 # fake_node_cleanup: ends every process started here, then removes the cgroup tree bottom-up and

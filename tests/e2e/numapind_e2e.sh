@@ -200,6 +200,18 @@ check "shared pool grows back" wait_for 5 equals cpus_of "$b_dir" 0-1
 check "besteffort grows back" wait_for 5 equals cpus_of "$e_dir" 0-1
 check "besteffort process allowed all CPUs" equals allowed_of "$e_pid" 0-1
 
+echo "=== init container"
+i_uid=$(fake_node_new_uid) i_init=$(fake_node_new_id) i_app=$(fake_node_new_id)
+i_pid=$(fake_node_start_container Guaranteed "$i_uid" "$i_app")
+i_dir=$(fake_node_pod_dir Guaranteed "$i_uid")/$i_app
+fake_node_write_init_pod init "$i_uid" "$i_init" "$i_app"
+one_cpu() { [[ $(cpus_of "$1") =~ ^[01]$ ]]; }
+check "app container after init gets one exclusive CPU" wait_for 5 one_cpu "$i_dir"
+i_cpu=$(cpus_of "$i_dir")
+check "app process allowed that CPU" equals allowed_of "$i_pid" "$i_cpu"
+check "init phase end logged" wait_for 3 log_has "Init phase finished"
+check "shared pool is the other CPU" wait_for 3 equals cpus_of "$b_dir" $((1 - i_cpu))
+
 echo "=== stop"
 stop_daemon TERM
 check "stop logged" log_has "Stopped numapind"
