@@ -98,7 +98,8 @@ absl::Status Daemon::Init(std::unique_ptr<SchedMonitor> monitor) {
   if (!status.ok()) return status;
   if (options_.mode == DaemonMode::kAllocate) InitCheckpoint();
   checkpoint_loaded_ = true;
-  InitMonitor(std::move(monitor));
+  status = InitMonitor(std::move(monitor));
+  if (!status.ok()) return status;
   status = InitLoopFds();
   if (!status.ok()) return status;
   if (options_.mode == DaemonMode::kObserve) ReadCpuManagerState();
@@ -169,20 +170,25 @@ void Daemon::InitCheckpoint() {
               {"moved_to", aside.ok() ? *aside : aside.status().ToString()}});
 }
 
-void Daemon::InitMonitor(std::unique_ptr<SchedMonitor> monitor) {
+absl::Status Daemon::InitMonitor(std::unique_ptr<SchedMonitor> monitor) {
   if (monitor == nullptr && options_.monitor != Tristate::kOff) {
     absl::StatusOr<std::unique_ptr<SchedMonitor>> started =
         StartBpfMonitor(layout_.version == CgroupVersion::kV1);
     if (started.ok()) {
       monitor = *std::move(started);
+    } else if (options_.monitor == Tristate::kOn) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("--monitor=on but the eBPF scheduler monitor failed to start: ",
+                       started.status().message(), "; use --monitor=auto to run without it"));
     } else {
       log::Warning("Running without the eBPF scheduler monitor", {{"error", started.status()}});
     }
   }
   monitor_ = std::move(monitor);
-  if (monitor_ == nullptr) return;
+  if (monitor_ == nullptr) return absl::OkStatus();
   for (uint32_t slot = monitor_->max_slots(); slot-- > 0;) free_slots_.push_back(slot);
   log::Info("Started the eBPF scheduler monitor", {{"slots", monitor_->max_slots()}});
+  return absl::OkStatus();
 }
 
 absl::Status Daemon::InitLoopFds() {

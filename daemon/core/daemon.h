@@ -54,7 +54,7 @@ class Daemon {
   absl::Status Init(std::unique_ptr<SchedMonitor> monitor);
   absl::Status InitCgroups();
   void InitCheckpoint();
-  void InitMonitor(std::unique_ptr<SchedMonitor> monitor);
+  absl::Status InitMonitor(std::unique_ptr<SchedMonitor> monitor);
   absl::Status InitLoopFds();
 
   // Event handlers.

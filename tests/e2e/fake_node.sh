@@ -66,6 +66,19 @@ fake_node_start_container() {
   echo "$pid"
 }
 
+# fake_node_start_process DIR [busy]: starts one more process (a sleep, or a busy loop) in an
+# existing container cgroup. Prints the process id.
+fake_node_start_process() {
+  if [[ ${2:-} == busy ]]; then
+    sh -c 'echo $$ > "$1/cgroup.procs" && exec sh -c "while :; do :; done"' _ "$1" \
+      </dev/null >/dev/null 2>&1 &
+  else
+    sh -c 'echo $$ > "$1/cgroup.procs" && exec sleep 100000' _ "$1" </dev/null >/dev/null 2>&1 &
+  fi
+  echo "$!" >> "$FN_TMP/pids"
+  echo "$!"
+}
+
 # fn_wait_gone PID...: waits up to 5 s for the processes to exit; they may not be children of
 # this shell, so `wait` cannot be used.
 fn_wait_gone() {

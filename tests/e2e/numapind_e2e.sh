@@ -148,6 +148,25 @@ check "reload logged" wait_for 3 log_has "Reloading on SIGHUP"
 check "daemon runs after SIGHUP" kill -0 "$daemon_pid"
 check "assignment unchanged after SIGHUP" equals cpus_of "$g_dir" 1
 
+echo "=== monitor"
+# With a read-back far away, only the monitor's outside-run event can trigger the repair. The
+# section is skipped when numapind was built without the monitor or the kernel cannot load it.
+stop_daemon TERM
+if start_daemon --monitor=on --readback-interval=60s && equals dump monitor_up true; then
+  busy=$(fake_node_start_process "$g_dir" busy)
+  sleep 0.3
+  echo 0 > "$g_dir/cpuset.cpus"
+  check "outside run repaired before any read-back" wait_for 5 equals cpus_of "$g_dir" 1
+  check "outside drift counted" wait_for 3 at_least drift_detected outside 1
+  check "outside re-pin counted" at_least repins outside 1
+  check "busy process back on its CPU" wait_for 2 equals allowed_of "$busy" 1
+  fake_node_stop_container "$busy" /nonexistent
+else
+  echo "SKIP: monitor section (monitor not available)"
+fi
+stop_daemon TERM
+check "daemon without monitor back" start_daemon
+
 echo "=== SIGKILL and restart"
 stop_daemon KILL
 echo 0-1 > "$g_dir/cpuset.cpus"
