@@ -6,6 +6,9 @@
 # trap on EXIT.
 
 FN_CPUSET_MOUNT=${FN_CPUSET_MOUNT:-/sys/fs/cgroup/cpuset}
+# The v1 cpu controller's hierarchy, where the same tree is mirrored for CFS quota checks when it
+# exists.
+FN_CPU_MOUNT=${FN_CPU_MOUNT:-/sys/fs/cgroup/cpu}
 
 # fake_node_init NAME: makes $FN_CPUSET_MOUNT/NAME/kubepods/{burstable,besteffort} and the
 # manifest and state directories.
@@ -19,7 +22,15 @@ fake_node_init() {
   fn_mkcg "$FN_ROOT/kubepods"
   fn_mkcg "$FN_ROOT/kubepods/burstable"
   fn_mkcg "$FN_ROOT/kubepods/besteffort"
+  FN_CPU_ROOT=""
+  if [[ -w $FN_CPU_MOUNT ]]; then
+    FN_CPU_ROOT="$FN_CPU_MOUNT/$1"
+    mkdir -p "$FN_CPU_ROOT/kubepods/burstable" "$FN_CPU_ROOT/kubepods/besteffort"
+  fi
 }
+
+# fake_node_cpu_dir CPUSET_DIR: the mirror of a cpuset cgroup in the cpu hierarchy.
+fake_node_cpu_dir() { echo "$FN_CPU_ROOT${1#"$FN_ROOT"}"; }
 
 # A v1 cpuset cgroup starts with empty cpus and mems, and no task may join it until both are set,
 # so each new directory copies its parent's, as the kubelet and runtimes do.
@@ -55,6 +66,17 @@ fake_node_start_container() {
   [[ -d $pod_dir ]] || fn_mkcg "$pod_dir"
   dir="$pod_dir/$3"
   fn_mkcg "$dir"
+  # The kubelet sets a CFS quota from the CPU limit: 1 CPU for the Guaranteed pod and its
+  # container here, and half a CPU for Burstable containers, as if they had a limit of 500m.
+  if [[ -n $FN_CPU_ROOT ]]; then
+    mkdir -p "$(fake_node_cpu_dir "$dir")"
+    if [[ $1 == Guaranteed ]]; then
+      echo 100000 > "$(fake_node_cpu_dir "$pod_dir")/cpu.cfs_quota_us"
+      echo 100000 > "$(fake_node_cpu_dir "$dir")/cpu.cfs_quota_us"
+    elif [[ $1 == Burstable ]]; then
+      echo 50000 > "$(fake_node_cpu_dir "$dir")/cpu.cfs_quota_us"
+    fi
+  fi
   if [[ ${4:-} == busy ]]; then
     sh -c 'echo $$ > "$1/cgroup.procs" && exec sh -c "while :; do :; done"' _ "$dir" \
       </dev/null >/dev/null 2>&1 &
@@ -97,6 +119,8 @@ fake_node_stop_container() {
   kill "$1" 2>/dev/null
   fn_wait_gone "$1"
   rmdir "$2" 2>/dev/null || true
+  [[ -n ${FN_CPU_ROOT:-} ]] && rmdir "$(fake_node_cpu_dir "$2")" 2>/dev/null
+  return 0
 }
 
 # fake_node_write_pod NAME UID QOS CONTAINER_ID [PREFERRED_NODE]: writes NAME.yaml, a Pod as
@@ -211,6 +235,9 @@ fake_node_cleanup() {
   fi
   if [[ -n ${FN_ROOT:-} && -d $FN_ROOT ]]; then
     find "$FN_ROOT" -depth -type d -exec rmdir {} \; 2>/dev/null
+  fi
+  if [[ -n ${FN_CPU_ROOT:-} && -d $FN_CPU_ROOT ]]; then
+    find "$FN_CPU_ROOT" -depth -type d -exec rmdir {} \; 2>/dev/null
   fi
   [[ -n ${FN_TMP:-} ]] && rm -rf "$FN_TMP"
   return 0

@@ -105,7 +105,7 @@ fake_node_write_pod burstable "$b_uid" Burstable "$b_id"
 fake_node_write_pod besteffort "$e_uid" BestEffort "$e_id"
 
 echo "=== first pin"
-check "daemon starts and syncs" start_daemon
+check "daemon starts and syncs" start_daemon --exclusive-cfs-quota=unlimited
 check "guaranteed cpuset.cpus is CPU 1 (node 1)" wait_for 5 equals cpus_of "$g_dir" 1
 check "guaranteed process allowed CPU 1" equals allowed_of "$g_pid" 1
 check "burstable cpuset.cpus is the shared pool" equals cpus_of "$b_dir" 0
@@ -113,6 +113,12 @@ check "burstable process allowed the shared pool" equals allowed_of "$b_pid" 0
 check "besteffort cpuset.cpus is the shared pool" equals cpus_of "$e_dir" 0
 check "besteffort process allowed the shared pool" equals allowed_of "$e_pid" 0
 check "checkpoint written" test -s "$FN_STATE/checkpoint.pb"
+if [[ -n $FN_CPU_ROOT ]]; then
+  quota_of() { tr -d '\n' < "$(fake_node_cpu_dir "$1")/cpu.cfs_quota_us"; }
+  check "exclusive container's CFS quota lifted" equals quota_of "$g_dir" -1
+  check "all-exclusive pod's CFS quota lifted" equals quota_of "$(dirname "$g_dir")" -1
+  check "shared container's CFS quota kept" equals quota_of "$b_dir" 50000
+fi
 
 echo "=== drift"
 echo 0 > "$g_dir/cpuset.cpus"
