@@ -1,31 +1,41 @@
-# Helpers that stand in for a kubelet on this machine: a private kubepods tree (cgroupfs driver)
-# under the v1 cpuset hierarchy, real processes in container cgroups, and pod manifests with the
+# Helpers that stand in for a kubelet on this machine: a private kubepods tree (cgroupfs driver,
+# or systemd's naming with FN_DRIVER=systemd) under the v1 cpuset hierarchy, real processes in container cgroups, and pod manifests with the
 # uids and container ids a kubelet would report. Sourced by the e2e test and tools/demo.
 #
 # Everything made here is recorded and removed by fake_node_cleanup, which callers run from a
 # trap on EXIT.
 
 FN_CPUSET_MOUNT=${FN_CPUSET_MOUNT:-/sys/fs/cgroup/cpuset}
+FN_DRIVER=${FN_DRIVER:-cgroupfs}
 # The v1 cpu controller's hierarchy, where the same tree is mirrored for CFS quota checks when it
 # exists.
 FN_CPU_MOUNT=${FN_CPU_MOUNT:-/sys/fs/cgroup/cpu}
 
-# fake_node_init NAME: makes $FN_CPUSET_MOUNT/NAME/kubepods/{burstable,besteffort} and the
-# manifest and state directories.
+# fake_node_init NAME: makes $FN_CPUSET_MOUNT/NAME with the kubepods and QoS cgroups of the
+# driver, and the manifest and state directories.
 fake_node_init() {
   FN_ROOT="$FN_CPUSET_MOUNT/$1"
   FN_TMP=$(mktemp -d "/tmp/$1.XXXXXX")
   FN_MANIFESTS="$FN_TMP/manifests"
   FN_STATE="$FN_TMP/state"
   mkdir -p "$FN_MANIFESTS" "$FN_STATE"
+  if [[ $FN_DRIVER == systemd ]]; then
+    FN_KUBEPODS=kubepods.slice
+    FN_BURSTABLE=kubepods.slice/kubepods-burstable.slice
+    FN_BESTEFFORT=kubepods.slice/kubepods-besteffort.slice
+  else
+    FN_KUBEPODS=kubepods
+    FN_BURSTABLE=kubepods/burstable
+    FN_BESTEFFORT=kubepods/besteffort
+  fi
   fn_mkcg "$FN_ROOT"
-  fn_mkcg "$FN_ROOT/kubepods"
-  fn_mkcg "$FN_ROOT/kubepods/burstable"
-  fn_mkcg "$FN_ROOT/kubepods/besteffort"
+  fn_mkcg "$FN_ROOT/$FN_KUBEPODS"
+  fn_mkcg "$FN_ROOT/$FN_BURSTABLE"
+  fn_mkcg "$FN_ROOT/$FN_BESTEFFORT"
   FN_CPU_ROOT=""
   if [[ -w $FN_CPU_MOUNT ]]; then
     FN_CPU_ROOT="$FN_CPU_MOUNT/$1"
-    mkdir -p "$FN_CPU_ROOT/kubepods/burstable" "$FN_CPU_ROOT/kubepods/besteffort"
+    mkdir -p "$FN_CPU_ROOT/$FN_BURSTABLE" "$FN_CPU_ROOT/$FN_BESTEFFORT"
   fi
 }
 
@@ -49,13 +59,28 @@ fake_node_new_uid() {
   echo "${hex:0:8}-${hex:8:4}-${hex:12:4}-${hex:16:4}-${hex:20:12}"
 }
 
-# fake_node_pod_dir QOS UID: the pod cgroup path the cgroupfs driver uses for that QoS class.
+# fake_node_pod_dir QOS UID: the pod cgroup path the driver uses for that QoS class. systemd
+# escapes the uid's dashes as underscores.
 fake_node_pod_dir() {
-  case "$1" in
-    Guaranteed) echo "$FN_ROOT/kubepods/pod$2" ;;
-    Burstable) echo "$FN_ROOT/kubepods/burstable/pod$2" ;;
-    BestEffort) echo "$FN_ROOT/kubepods/besteffort/pod$2" ;;
+  local escaped=${2//-/_}
+  case "$FN_DRIVER:$1" in
+    systemd:Guaranteed) echo "$FN_ROOT/$FN_KUBEPODS/kubepods-pod$escaped.slice" ;;
+    systemd:Burstable) echo "$FN_ROOT/$FN_BURSTABLE/kubepods-burstable-pod$escaped.slice" ;;
+    systemd:BestEffort) echo "$FN_ROOT/$FN_BESTEFFORT/kubepods-besteffort-pod$escaped.slice" ;;
+    *:Guaranteed) echo "$FN_ROOT/$FN_KUBEPODS/pod$2" ;;
+    *:Burstable) echo "$FN_ROOT/$FN_BURSTABLE/pod$2" ;;
+    *:BestEffort) echo "$FN_ROOT/$FN_BESTEFFORT/pod$2" ;;
   esac
+}
+
+# fake_node_container_dir QOS UID ID: the container cgroup path; containerd names it
+# cri-containerd-<id>.scope under systemd and <id> under cgroupfs.
+fake_node_container_dir() {
+  if [[ $FN_DRIVER == systemd ]]; then
+    echo "$(fake_node_pod_dir "$1" "$2")/cri-containerd-$3.scope"
+  else
+    echo "$(fake_node_pod_dir "$1" "$2")/$3"
+  fi
 }
 
 # fake_node_start_container QOS UID ID [busy]: makes the container cgroup and starts a process in
@@ -64,7 +89,7 @@ fake_node_start_container() {
   local pod_dir dir pid
   pod_dir=$(fake_node_pod_dir "$1" "$2")
   [[ -d $pod_dir ]] || fn_mkcg "$pod_dir"
-  dir="$pod_dir/$3"
+  dir=$(fake_node_container_dir "$1" "$2" "$3")
   fn_mkcg "$dir"
   # The kubelet sets a CFS quota from the CPU limit: 1 CPU for the Guaranteed pod and its
   # container here, and half a CPU for Burstable containers, as if they had a limit of 500m.

@@ -97,9 +97,9 @@ e_uid=$(fake_node_new_uid) e_id=$(fake_node_new_id)
 g_pid=$(fake_node_start_container Guaranteed "$g_uid" "$g_id")
 b_pid=$(fake_node_start_container Burstable "$b_uid" "$b_id")
 e_pid=$(fake_node_start_container BestEffort "$e_uid" "$e_id")
-g_dir=$(fake_node_pod_dir Guaranteed "$g_uid")/$g_id
-b_dir=$(fake_node_pod_dir Burstable "$b_uid")/$b_id
-e_dir=$(fake_node_pod_dir BestEffort "$e_uid")/$e_id
+g_dir=$(fake_node_container_dir Guaranteed "$g_uid" "$g_id")
+b_dir=$(fake_node_container_dir Burstable "$b_uid" "$b_id")
+e_dir=$(fake_node_container_dir BestEffort "$e_uid" "$e_id")
 fake_node_write_pod guaranteed "$g_uid" Guaranteed "$g_id" 1
 fake_node_write_pod burstable "$b_uid" Burstable "$b_id"
 fake_node_write_pod besteffort "$e_uid" BestEffort "$e_id"
@@ -142,7 +142,7 @@ echo "=== container restart"
 g_id2=$(fake_node_new_id)
 fake_node_stop_container "$g_pid" "$g_dir"
 g_pid=$(fake_node_start_container Guaranteed "$g_uid" "$g_id2")
-g_dir=$(fake_node_pod_dir Guaranteed "$g_uid")/$g_id2
+g_dir=$(fake_node_container_dir Guaranteed "$g_uid" "$g_id2")
 fake_node_write_pod guaranteed "$g_uid" Guaranteed "$g_id2" 1
 check "restarted container keeps CPU 1" wait_for 5 equals cpus_of "$g_dir" 1
 check "restarted process allowed CPU 1" wait_for 2 equals allowed_of "$g_pid" 1
@@ -228,7 +228,7 @@ check "besteffort process allowed all CPUs" equals allowed_of "$e_pid" 0-1
 echo "=== init container"
 i_uid=$(fake_node_new_uid) i_init=$(fake_node_new_id) i_app=$(fake_node_new_id)
 i_pid=$(fake_node_start_container Guaranteed "$i_uid" "$i_app")
-i_dir=$(fake_node_pod_dir Guaranteed "$i_uid")/$i_app
+i_dir=$(fake_node_container_dir Guaranteed "$i_uid" "$i_app")
 fake_node_write_init_pod init "$i_uid" "$i_init" "$i_app"
 one_cpu() { [[ $(cpus_of "$1") =~ ^[01]$ ]]; }
 check "app container after init gets one exclusive CPU" wait_for 5 one_cpu "$i_dir"
