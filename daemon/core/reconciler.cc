@@ -83,13 +83,13 @@ Reconciler::Step Reconciler::Classify(ManagedContainer& container, const CpusetV
                                       const CpuSet& exclusive_cpus, Trigger trigger,
                                       absl::Time now) {
   const bool matches = Matches(container, found);
-  if (config_.writes && !container.pinned) {
+  if (config_.writes && !config_.observe && !container.pinned) {
     if (!matches) return Step::kFirstPin;
     container.pinned = true;
     container.pinned_cpus = container.cpus;
     return Step::kSkip;
   }
-  if (config_.writes && !(container.pinned_cpus == container.cpus)) {
+  if (config_.writes && container.pinned && !(container.pinned_cpus == container.cpus)) {
     if (!matches) return Step::kPoolChange;
     container.pinned_cpus = container.cpus;
     return Step::kSkip;

@@ -29,6 +29,9 @@ struct ReconcilerConfig {
   CpuSet all_mems;         // Nodes with memory.
   bool manage_mems = false;
   bool writes = true;  // False in observe mode without --repair: detect only.
+  // Observe mode: the kubelet pins containers, so a cgroup that differs at first sight is drift,
+  // not a first pin.
+  bool observe = false;
   CfsQuotaPolicy exclusive_cfs_quota = CfsQuotaPolicy::kKeep;
 };
 

@@ -179,6 +179,20 @@ TEST_F(ReconcilerTest, ObserveWithoutRepairWritesNothing) {
   EXPECT_TRUE(stats_.repins.empty());
 }
 
+TEST_F(ReconcilerTest, ObserveRepairTreatsFirstMismatchAsDrift) {
+  config_.observe = true;
+  Reconciler reconciler(config_, &files_, nullptr, &stats_);
+  ManagedContainer app = Container("app", "aaa", CpuSet{2}, true);
+  reconciler.Locate(app);
+
+  reconciler.Run({&app}, CpuSet{2}, Trigger::kReadback);
+
+  EXPECT_EQ(Cpus("aaa"), "2") << "--repair writes the kubelet's value";
+  EXPECT_EQ(stats_.drift_detected["cpuset"], 1u);
+  EXPECT_EQ(stats_.repins["cpuset"], 1u);
+  EXPECT_EQ(stats_.repins.count("new"), 0u);
+}
+
 TEST_F(ReconcilerTest, RemovedCgroupIsForgotten) {
   Reconciler reconciler(config_, &files_, nullptr, &stats_);
   ManagedContainer app = Container("app", "zzz", CpuSet{2}, true);
