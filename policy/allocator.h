@@ -3,6 +3,7 @@
 // Same topology and same event sequence give the same result.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "policy/admission.h"
+#include "policy/cpu_picker.h"
 #include "policy/cpuset.h"
 #include "policy/pod.h"
 #include "policy/topology.h"
@@ -24,6 +27,11 @@ struct AllocatorOptions {
   CpuSet reserved_cpus;                 // --reserved-cpus: never exclusive.
   bool strict_cpu_reservation = false;  // Keep reserved CPUs out of the shared pool too.
   bool full_pcpus_only = false;         // Only whole free cores, request a multiple of SMT width.
+  // Under numa-policy preferred, spread a container over several NUMA nodes whenever no single
+  // node has room now. When false (the default), a container is spread only when its request is
+  // larger than any one node could ever hold; otherwise it waits in the shared pool, because a
+  // spread assignment lasts for the container's life while the shortage is often brief.
+  bool spill_on_shortage = false;
 };
 
 // Exclusive CPUs of one container.
@@ -51,6 +59,7 @@ struct AssignmentRecord {
   std::string pod_key;  // "namespace/name", for logs and metrics.
   std::string container;
   bool init = false;
+  bool sidecar = false;  // An init container that keeps running (restartPolicy: Always).
   Assignment assignment;
 };
 
@@ -64,6 +73,9 @@ class NodeAllocator {
   // pod never holds more exclusive CPUs than its largest need. Adding a pod that is already known
   // changes nothing and returns its current decisions.
   std::vector<ContainerDecision> AddPod(const Pod& pod);
+
+  // AddPod after admission: allocates for a request that Admit (or a test) built.
+  std::vector<ContainerDecision> AddRequest(const PodRequest& request);
 
   // Ends a pod's init phase: the exclusive CPUs its app containers did not reuse return to the
   // shared pool. Returns those CPUs.
@@ -84,18 +96,42 @@ class NodeAllocator {
 
   // Claims assignments read back from a checkpoint, exactly as recorded. Records whose CPUs are no
   // longer assignable, are reserved, or overlap an earlier record are not claimed; each of them
-  // gets an error in the returned list, and the rest are kept.
+  // gets an error in the returned list, and the rest are kept. Two records of one pod may share
+  // CPUs when one of them is a (non-sidecar) init container, whose CPUs its app containers reuse.
+  // A record that would empty the shared pool is not claimed either.
   std::vector<absl::Status> Restore(const std::vector<AssignmentRecord>& records);
 
   const Topology& topology() const { return *topology_; }
   const AllocatorOptions& options() const { return options_; }
 
  private:
+  struct ContainerState {
+    bool init = false;
+    bool sidecar = false;
+    Assignment assignment;
+  };
+
+  struct PodState {
+    std::string key;
+    std::vector<ContainerDecision> decisions;
+    std::map<std::string, ContainerState> containers;  // Containers holding exclusive CPUs.
+    CpuSet held;                                       // Every exclusive CPU of the pod.
+    CpuSet reusable;  // Init containers' CPUs that no app container or sidecar took yet.
+  };
+
   NodeAllocator(const Topology& topology, AllocatorOptions options);
+
+  absl::StatusOr<Assignment> AllocateContainer(const PodRequest& request,
+                                               const ContainerRequest& container, PodState& pod);
+  absl::Status CheckRecord(const AssignmentRecord& record) const;
+  Assignment Describe(const CpuSet& cpus) const;
+  int SharedPoolSize() const;
 
   const Topology* topology_;
   AllocatorOptions options_;
-  // TODO: the allocator's state and helpers; see allocator.cc.
+  CpuPool pool_;
+  CpuSet reserved_;                       // options_.reserved_cpus that are assignable.
+  std::map<std::string, PodState> pods_;  // By pod uid.
 };
 
 }  // namespace numapin
