@@ -32,6 +32,11 @@ struct AllocatorOptions {
   // larger than any one node could ever hold; otherwise it waits in the shared pool, because a
   // spread assignment lasts for the container's life while the shortage is often brief.
   bool spill_on_shortage = false;
+  // A container of 2 CPUs or more is not given the free SMT sibling of another container of 2
+  // CPUs or more that shares no core yet; when nothing else is free it runs in the shared pool.
+  // The sibling stays in the shared pool, where it disturbs the holder less than a busy
+  // exclusive container would, or goes to a 1-CPU container as a last resort.
+  bool spare_unshared_cores = true;
 };
 
 // Exclusive CPUs of one container.
@@ -132,6 +137,7 @@ class NodeAllocator {
   CpuPool pool_;
   CpuSet reserved_;                       // options_.reserved_cpus that are assignable.
   std::map<std::string, PodState> pods_;  // By pod uid.
+  int last_owner_ = 0;                    // CpuPool owner id of the latest container placed.
 };
 
 }  // namespace numapin

@@ -20,7 +20,7 @@ std::vector<absl::Status> NodeAllocator::Restore(const std::vector<AssignmentRec
     if (pod.key.empty()) pod.key = record.pod_key;
     const CpuSet& cpus = record.assignment.cpus;
     CpuSet claimed = cpus.Difference(pod.held);
-    pool_.Take(claimed, cpus.Size());
+    pool_.Take(claimed, ++last_owner_, cpus.Size());
     pod.held |= claimed;
     pod.containers[record.container] = {record.init, record.sidecar, record.assignment};
 

@@ -10,8 +10,11 @@
 namespace numapin {
 namespace {
 
-std::string RoomWord(bool whole_cores) {
-  return whole_cores ? "CPUs on whole free cores" : "free CPUs";
+std::string RoomWord(bool whole_cores, bool spare_unshared) {
+  if (whole_cores) return "CPUs on whole free cores";
+  return spare_unshared
+             ? "free CPUs outside the cores of containers of 2 or more CPUs that share no core"
+             : "free CPUs";
 }
 
 }  // namespace
@@ -26,16 +29,17 @@ absl::StatusOr<CpuSet> CpuPool::Choose(const CpuRequest& request) const {
         absl::StrCat("requested ", count, " CPUs, not a multiple of the SMT width ", smt_width_,
                      "; full-pcpus-only gives whole cores only"));
   }
-  const std::string room_word = RoomWord(request.whole_cores);
+  const Fit fit{request.whole_cores, request.spare_unshared && count >= 2};
+  const std::string room_word = RoomWord(fit.whole_cores, fit.spare_unshared);
 
-  if (std::optional<int> node = ChooseNode(request)) {
-    return PickOnNode(*node, count, request.whole_cores);
+  if (std::optional<int> node = ChooseNode(request, fit)) {
+    return PickOnNode(*node, count, fit);
   }
 
   int most = -1;
   int most_node = -1;
   for (size_t i = 0; i < node_ids_.size(); ++i) {
-    int room = Room(node_tallies_[i], request.whole_cores);
+    int room = Room(node_tallies_[i], fit);
     if (room > most) {
       most = room;
       most_node = node_ids_[i];
@@ -44,9 +48,8 @@ absl::StatusOr<CpuSet> CpuPool::Choose(const CpuRequest& request) const {
   if (request.strict && request.preferred_node) {
     int position = static_cast<int>(
         std::find(node_ids_.begin(), node_ids_.end(), *request.preferred_node) - node_ids_.begin());
-    int room = position < static_cast<int>(node_ids_.size())
-                   ? Room(node_tallies_[position], request.whole_cores)
-                   : 0;
+    int room =
+        position < static_cast<int>(node_ids_.size()) ? Room(node_tallies_[position], fit) : 0;
     return absl::ResourceExhaustedError(absl::StrCat("not enough ", room_word, " on NUMA node ",
                                                      *request.preferred_node, ": requested ", count,
                                                      ", free ", room));
@@ -62,13 +65,13 @@ absl::StatusOr<CpuSet> CpuPool::Choose(const CpuRequest& request) const {
         "); a request that one NUMA node can hold is not spread over several nodes"));
   }
 
-  absl::StatusOr<std::vector<int>> nodes = ChooseSpill(request);
+  absl::StatusOr<std::vector<int>> nodes = ChooseSpill(request, fit);
   if (!nodes.ok()) return nodes.status();
   CpuSet chosen;
   int remaining = count;
   for (int position : *nodes) {
-    int take = std::min(remaining, Room(node_tallies_[position], request.whole_cores));
-    chosen |= PickOnNode(position, take, request.whole_cores);
+    int take = std::min(remaining, Room(node_tallies_[position], fit));
+    chosen |= PickOnNode(position, take, fit);
     remaining -= take;
   }
   return chosen;
@@ -77,12 +80,11 @@ absl::StatusOr<CpuSet> CpuPool::Choose(const CpuRequest& request) const {
 // The preferred node when it has room; else, unless strict with a preferred node, the node with
 // room that costs least (no container comes to share a core, no fresh core split), then the best
 // fit (fewest CPUs left, to keep large holes elsewhere), then the lowest id.
-std::optional<int> CpuPool::ChooseNode(const CpuRequest& request) const {
+std::optional<int> CpuPool::ChooseNode(const CpuRequest& request, const Fit& fit) const {
   const int count = request.count;
   if (request.preferred_node) {
     for (size_t i = 0; i < node_ids_.size(); ++i) {
-      if (node_ids_[i] == *request.preferred_node &&
-          Room(node_tallies_[i], request.whole_cores) >= count) {
+      if (node_ids_[i] == *request.preferred_node && Room(node_tallies_[i], fit) >= count) {
         return static_cast<int>(i);
       }
     }
@@ -93,9 +95,9 @@ std::optional<int> CpuPool::ChooseNode(const CpuRequest& request) const {
   std::tuple<int, int, int, int> best_key;
   for (size_t i = 0; i < node_ids_.size(); ++i) {
     const NodeTally& tally = node_tallies_[i];
-    int room = Room(tally, request.whole_cores);
+    int room = Room(tally, fit);
     if (room < count) continue;
-    Cost cost = EstimateCost(tally, count, request.whole_cores);
+    Cost cost = EstimateCost(tally, count, fit);
     std::tuple<int, int, int, int> key{cost.sharing, cost.splits, room - count, node_ids_[i]};
     if (!best || key < best_key) {
       best = static_cast<int>(i);
@@ -109,19 +111,20 @@ std::optional<int> CpuPool::ChooseNode(const CpuRequest& request) const {
 // closest nodes by distance until the request fits, and keep the set with the fewest nodes, then
 // the smallest total distance, then the most room on the first node, then the lowest first id.
 // O(nodes^2 log nodes), never a search over subsets.
-absl::StatusOr<std::vector<int>> CpuPool::ChooseSpill(const CpuRequest& request) const {
+absl::StatusOr<std::vector<int>> CpuPool::ChooseSpill(const CpuRequest& request,
+                                                      const Fit& fit) const {
   const int count = request.count;
   std::vector<int> with_room;
   int total = 0;
   for (size_t i = 0; i < node_ids_.size(); ++i) {
-    int room = Room(node_tallies_[i], request.whole_cores);
+    int room = Room(node_tallies_[i], fit);
     if (room > 0) with_room.push_back(static_cast<int>(i));
     total += room;
   }
   if (total < count) {
-    return absl::ResourceExhaustedError(absl::StrCat("not enough ", RoomWord(request.whole_cores),
-                                                     ": requested ", count, ", free ", total,
-                                                     " over all NUMA nodes"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("not enough ", RoomWord(fit.whole_cores, fit.spare_unshared), ": requested ",
+                     count, ", free ", total, " over all NUMA nodes"));
   }
 
   std::vector<int> firsts;
@@ -136,7 +139,7 @@ absl::StatusOr<std::vector<int>> CpuPool::ChooseSpill(const CpuRequest& request)
   std::vector<int> best;
   std::tuple<int, int, int, int> best_key;
   for (int first : firsts) {
-    auto room = [&](int position) { return Room(node_tallies_[position], request.whole_cores); };
+    auto room = [&](int position) { return Room(node_tallies_[position], fit); };
     auto distance = [&](int position) {
       return topology_->Distance(node_ids_[first], node_ids_[position]);
     };
@@ -168,13 +171,13 @@ absl::StatusOr<std::vector<int>> CpuPool::ChooseSpill(const CpuRequest& request)
   return best;
 }
 
-CpuSet CpuPool::PickOnNode(int position, int count, bool whole_cores) const {
-  return PickFromCores(OrderCores(position, count, whole_cores), count, whole_cores);
+CpuSet CpuPool::PickOnNode(int position, int count, const Fit& fit) const {
+  return PickFromCores(OrderCores(position, count, fit), count, fit);
 }
 
 // The node's cores to pick from: those of the one L3 cache that holds the request at least cost
 // and best fit, or, when no single L3 can, every core with the roomiest L3 caches first.
-std::vector<int> CpuPool::OrderCores(int position, int count, bool whole_cores) const {
+std::vector<int> CpuPool::OrderCores(int position, int count, const Fit& fit) const {
   const std::vector<int>& cores = node_cores_[position];
   std::vector<std::pair<int, NodeTally>> groups;  // (L3, tallies of its cores), by L3.
   for (int core : cores) {
@@ -193,9 +196,9 @@ std::vector<int> CpuPool::OrderCores(int position, int count, bool whole_cores) 
   std::optional<int> best_l3;
   std::tuple<int, int, int, int> best_key;
   for (const auto& [l3, tally] : groups) {
-    int room = Room(tally, whole_cores);
+    int room = Room(tally, fit);
     if (room < count) continue;
-    Cost cost = EstimateCost(tally, count, whole_cores);
+    Cost cost = EstimateCost(tally, count, fit);
     std::tuple<int, int, int, int> key{cost.sharing, cost.splits, room - count, l3};
     if (!best_l3 || key < best_key) {
       best_l3 = l3;
@@ -211,7 +214,7 @@ std::vector<int> CpuPool::OrderCores(int position, int count, bool whole_cores) 
   }
 
   std::stable_sort(groups.begin(), groups.end(), [&](const auto& a, const auto& b) {
-    return Room(a.second, whole_cores) > Room(b.second, whole_cores);
+    return Room(a.second, fit) > Room(b.second, fit);
   });
   std::vector<int> ordered;
   for (const auto& group : groups) {
@@ -223,14 +226,14 @@ std::vector<int> CpuPool::OrderCores(int position, int count, bool whole_cores) 
 }
 
 // Whole fresh cores first, then the rest in FillOrder, each step in the order of `cores`.
-CpuSet CpuPool::PickFromCores(const std::vector<int>& cores, int count, bool whole_cores) const {
+CpuSet CpuPool::PickFromCores(const std::vector<int>& cores, int count, const Fit& fit) const {
   CpuSet chosen;
   int remaining = count;
   std::vector<char> used(cores.size(), 0);
   auto take_free = [&](size_t i) {
     for (int cpu : cores_[cores[i]].cpus) {
       if (remaining == 0) return;
-      if (owner_size_[cpu] == kFreeCpu && !chosen.Contains(cpu)) {
+      if (owner_[cpu] == kFreeCpu && !chosen.Contains(cpu)) {
         chosen.Add(cpu);
         --remaining;
       }
@@ -241,30 +244,19 @@ CpuSet CpuPool::PickFromCores(const std::vector<int>& cores, int count, bool who
   for (size_t i = 0; i < cores.size() && remaining > 0; ++i) {
     const CoreTally& tally = cores_[cores[i]].tally;
     if (!tally.fresh || tally.free > remaining) continue;
-    if (whole_cores && !tally.fresh_full) continue;
+    if (fit.whole_cores && !tally.fresh_full) continue;
     take_free(i);
   }
-  if (whole_cores) return chosen;
+  if (fit.whole_cores) return chosen;
 
   for (Step step : FillOrder(count)) {
     for (size_t i = 0; i < cores.size() && remaining > 0; ++i) {
       const CoreTally& tally = cores_[cores[i]].tally;
       if (used[i] || tally.free == 0) continue;
-      bool match = false;
-      switch (step) {
-        case Step::kSplitFreshCore:
-          match = tally.fresh;
-          break;
-        case Step::kNoNeighbor:
-          match = !tally.fresh && tally.neighbor == Neighbor::kNone;
-          break;
-        case Step::kSingleNeighbor:
-          match = !tally.fresh && tally.neighbor == Neighbor::kSingle;
-          break;
-        case Step::kMultipleNeighbor:
-          match = !tally.fresh && tally.neighbor == Neighbor::kMultiple;
-          break;
-      }
+      bool match = step == Step::kSplitFreshCore
+                       ? tally.fresh
+                       : !tally.fresh && tally.neighbor == NeighborOf(step);
+      if (step == Step::kMultiple && fit.spare_unshared) match = false;
       if (match) take_free(i);
     }
   }

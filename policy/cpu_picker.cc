@@ -10,15 +10,29 @@
 #include "absl/strings/str_cat.h"
 
 namespace numapin {
-// A 1-CPU container first pairs with another 1-CPU container, which costs neither of them
-// anything, and splits a fresh core only when no such half is left. A larger container first
-// splits a fresh core for its odd CPU, so that it shares a core with nobody.
+// A 1-CPU container first pairs with another 1-CPU container, which harms neither, and splits a
+// fresh core only when no harmless half is left. A larger container covers its odd CPU by
+// splitting a fresh core, so that it shares a core with nobody, and failing that shares with a
+// container that already shares one: the aim is that as few containers as possible ever do.
 const std::vector<CpuPool::Step>& CpuPool::FillOrder(int count) {
-  static const std::vector<Step> kSingleCpu = {Step::kSingleNeighbor, Step::kNoNeighbor,
-                                               Step::kSplitFreshCore, Step::kMultipleNeighbor};
+  static const std::vector<Step> kSingleCpu = {Step::kSingle, Step::kNoNeighbor, Step::kSharing,
+                                               Step::kSplitFreshCore, Step::kMultiple};
   static const std::vector<Step> kSeveralCpus = {Step::kNoNeighbor, Step::kSplitFreshCore,
-                                                 Step::kSingleNeighbor, Step::kMultipleNeighbor};
+                                                 Step::kSharing, Step::kSingle, Step::kMultiple};
   return count == 1 ? kSingleCpu : kSeveralCpus;
+}
+
+CpuPool::Neighbor CpuPool::NeighborOf(Step step) {
+  switch (step) {
+    case Step::kSingle:
+      return Neighbor::kSingle;
+    case Step::kSharing:
+      return Neighbor::kSharing;
+    case Step::kMultiple:
+      return Neighbor::kMultiple;
+    default:
+      return Neighbor::kNone;
+  }
 }
 
 CpuPool::CpuPool(const Topology& topology, const CpuSet& reserved)
@@ -27,11 +41,11 @@ CpuPool::CpuPool(const Topology& topology, const CpuSet& reserved)
   for (const Core& core : topology.cores()) {
     core.cpus.ForEach([&](int cpu) { max_cpu = std::max(max_cpu, cpu); });
   }
-  owner_size_.assign(max_cpu + 1, kUnavailableCpu);
+  owner_.assign(max_cpu + 1, kUnavailableCpu);
   core_of_cpu_.assign(max_cpu + 1, -1);
   topology.assignable_cpus().ForEach([&](int cpu) {
     if (cpu <= max_cpu && !reserved.Contains(cpu)) {
-      owner_size_[cpu] = kFreeCpu;
+      owner_[cpu] = kFreeCpu;
       free_.Add(cpu);
     }
   });
@@ -65,25 +79,22 @@ CpuPool::CpuPool(const Topology& topology, const CpuSet& reserved)
 CpuPool::CoreTally CpuPool::TallyCore(const CoreInfo& core) const {
   CoreTally tally;
   bool all_free = true;
-  bool single_neighbor = false;
-  bool multiple_neighbor = false;
   for (int cpu : core.cpus) {
-    int owner = owner_size_[cpu];
+    int owner = owner_[cpu];
     if (owner == kFreeCpu) {
       ++tally.free;
       continue;
     }
     all_free = false;
-    if (owner >= 2) multiple_neighbor = true;
-    if (owner == 1) single_neighbor = true;
+    if (owner == kUnavailableCpu) continue;
+    const Owner& holder = owners_.at(owner);
+    Neighbor neighbor = holder.size == 1 ? Neighbor::kSingle
+                        : holder.shared  ? Neighbor::kSharing
+                                         : Neighbor::kMultiple;
+    tally.neighbor = std::max(tally.neighbor, neighbor);
   }
   tally.fresh = all_free && tally.free > 0;
   tally.fresh_full = tally.fresh && tally.free == smt_width_;
-  if (multiple_neighbor) {
-    tally.neighbor = Neighbor::kMultiple;
-  } else if (single_neighbor) {
-    tally.neighbor = Neighbor::kSingle;
-  }
   return tally;
 }
 
@@ -105,28 +116,66 @@ void CpuPool::Retally(int core) {
   AddTally(node, info.tally, 1);
 }
 
-void CpuPool::Take(const CpuSet& cpus, int container_size) {
+void CpuPool::Take(const CpuSet& cpus, int owner, int container_size) {
   std::vector<int> touched;
   CpuSet claimed;
   cpus.ForEach([&](int cpu) {
-    if (cpu >= static_cast<int>(owner_size_.size()) || owner_size_[cpu] != kFreeCpu) return;
-    owner_size_[cpu] = container_size;
+    if (cpu >= static_cast<int>(owner_.size()) || owner_[cpu] != kFreeCpu) return;
+    owner_[cpu] = owner;
     claimed.Add(cpu);
     touched.push_back(core_of_cpu_[cpu]);
   });
+  if (claimed.Empty()) return;
+  Owner& holder = owners_[owner];
+  holder.size = container_size;
+  holder.cpus |= claimed;
   free_ -= claimed;
   taken_ |= claimed;
   std::sort(touched.begin(), touched.end());
   touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  MarkSharing(touched);
   for (int core : touched) Retally(core);
+}
+
+// Flags every container of 2 CPUs or more that now has a core in common with another container,
+// and re-tallies the cores of those newly flagged, whose free siblings change class.
+void CpuPool::MarkSharing(const std::vector<int>& cores) {
+  std::vector<int> flagged;
+  for (int core : cores) {
+    std::vector<int> holders;
+    for (int cpu : cores_[core].cpus) {
+      if (owner_[cpu] > 0 &&
+          std::find(holders.begin(), holders.end(), owner_[cpu]) == holders.end()) {
+        holders.push_back(owner_[cpu]);
+      }
+    }
+    if (holders.size() < 2) continue;
+    for (int id : holders) {
+      Owner& holder = owners_.at(id);
+      if (holder.size >= 2 && !holder.shared) {
+        holder.shared = true;
+        flagged.push_back(id);
+      }
+    }
+  }
+  for (int id : flagged) {
+    std::vector<int> its_cores;
+    owners_.at(id).cpus.ForEach([&](int cpu) { its_cores.push_back(core_of_cpu_[cpu]); });
+    std::sort(its_cores.begin(), its_cores.end());
+    its_cores.erase(std::unique(its_cores.begin(), its_cores.end()), its_cores.end());
+    for (int core : its_cores) Retally(core);
+  }
 }
 
 void CpuPool::Release(const CpuSet& cpus) {
   std::vector<int> touched;
   CpuSet released;
   cpus.ForEach([&](int cpu) {
-    if (cpu >= static_cast<int>(owner_size_.size()) || owner_size_[cpu] <= kFreeCpu) return;
-    owner_size_[cpu] = kFreeCpu;
+    if (cpu >= static_cast<int>(owner_.size()) || owner_[cpu] <= kFreeCpu) return;
+    auto holder = owners_.find(owner_[cpu]);
+    holder->second.cpus.Remove(cpu);
+    if (holder->second.cpus.Empty()) owners_.erase(holder);
+    owner_[cpu] = kFreeCpu;
     released.Add(cpu);
     touched.push_back(core_of_cpu_[cpu]);
   });
@@ -142,44 +191,32 @@ int CpuPool::LargestNodeCapacity(bool whole_cores) const {
   return capacity.empty() ? 0 : *std::max_element(capacity.begin(), capacity.end());
 }
 
-int CpuPool::Room(const NodeTally& tally, bool whole_cores) const {
-  return whole_cores ? tally.fresh_full_cores * smt_width_ : tally.free;
+int CpuPool::Room(const NodeTally& tally, const Fit& fit) const {
+  if (fit.whole_cores) return tally.fresh_full_cores * smt_width_;
+  int spared = fit.spare_unshared ? tally.neighbor_free[static_cast<int>(Neighbor::kMultiple)] : 0;
+  return tally.free - spared;
 }
 
 // Mirrors PickFromCores on counts alone, taking every fresh core as smt_width_ wide.
-CpuPool::Cost CpuPool::EstimateCost(const NodeTally& tally, int count, bool whole_cores) const {
+CpuPool::Cost CpuPool::EstimateCost(const NodeTally& tally, int count, const Fit& fit) const {
   Cost cost;
-  if (whole_cores) return cost;
+  if (fit.whole_cores) return cost;
   int whole_taken = std::min(tally.fresh_cores, count / smt_width_);
   int remaining = count - whole_taken * smt_width_;
   int fresh_left = tally.fresh_cores - whole_taken;
   bool shares = false;
   for (Step step : FillOrder(count)) {
     if (remaining == 0) break;
-    int available = 0;
-    switch (step) {
-      case Step::kNoNeighbor:
-        available = tally.neighbor_free[static_cast<int>(Neighbor::kNone)];
-        break;
-      case Step::kSplitFreshCore:
-        available = fresh_left * smt_width_;
-        break;
-      case Step::kSingleNeighbor:
-        available = tally.neighbor_free[static_cast<int>(Neighbor::kSingle)];
-        break;
-      case Step::kMultipleNeighbor:
-        available = tally.neighbor_free[static_cast<int>(Neighbor::kMultiple)];
-        break;
-    }
+    int available = step == Step::kSplitFreshCore
+                        ? fresh_left * smt_width_
+                        : tally.neighbor_free[static_cast<int>(NeighborOf(step))];
+    if (step == Step::kMultiple && fit.spare_unshared) available = 0;
     int taken = std::min(remaining, available);
     remaining -= taken;
     if (taken == 0) continue;
     if (step == Step::kSplitFreshCore && taken % smt_width_ != 0) cost.splits = 1;
-    if (step == Step::kSingleNeighbor && count >= 2) shares = true;
-    if (step == Step::kMultipleNeighbor) {
-      cost.sharing += taken;  // Each such sibling's holder comes to share a core.
-      if (count >= 2) shares = true;
-    }
+    if (step != Step::kSplitFreshCore && step != Step::kNoNeighbor && count >= 2) shares = true;
+    if (step == Step::kMultiple) cost.sharing += taken;  // Each sibling's holder starts sharing.
   }
   if (shares) ++cost.sharing;
   return cost;

@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "policy/cpuset.h"
 #include "policy/topology.h"
@@ -17,6 +18,9 @@ struct CpuRequest {
   std::optional<int> preferred_node;  // NUMA node OS index.
   bool strict = false;                // One NUMA node only: the preferred one, or the best fit.
   bool whole_cores = false;           // Only cores whose every SMT sibling is free.
+  // A request of 2 CPUs or more takes no free SMT sibling of a container of 2 CPUs or more that
+  // shares no core yet.
+  bool spare_unshared = false;
   // Whether the request may be spread over several NUMA nodes when no single node has room.
   bool spill = false;
 };
@@ -32,9 +36,10 @@ class CpuPool {
   // Chooses up to `count` CPUs of `candidates`, whole cores of it first, lowest core first.
   CpuSet ChooseWithin(const CpuSet& candidates, int count, bool whole_cores) const;
 
-  // Marks free CPUs as exclusive to a container that holds `container_size` CPUs; the size steers
-  // where later requests go (two 1-CPU containers may share a core at no cost to either).
-  void Take(const CpuSet& cpus, int container_size);
+  // Marks free CPUs as exclusive to container `owner` (a positive id, unique for the pool's life)
+  // of `container_size` CPUs. The size steers later requests: two 1-CPU containers may share a
+  // core at no cost to either, while a container of 2 CPUs or more suffers from an SMT sibling.
+  void Take(const CpuSet& cpus, int owner, int container_size);
   void Release(const CpuSet& cpus);  // CPUs that are not taken are ignored.
 
   const CpuSet& free_cpus() const { return free_; }
@@ -47,16 +52,26 @@ class CpuPool {
   static constexpr int kFreeCpu = 0;
   static constexpr int kUnavailableCpu = -1;
 
-  // A free CPU of a core that is not wholly free, classed by who holds its SMT siblings.
+  // A free CPU of a core that is not wholly free, classed by who holds its SMT siblings, from
+  // the least to the most harm that taking it does to them.
   enum class Neighbor : uint8_t {
     kNone,      // Siblings reserved, offline or free: taking it makes no container share a core.
-    kSingle,    // A sibling is held by a 1-CPU container.
-    kMultiple,  // A sibling is held by a container of 2 CPUs or more.
+    kSingle,    // A sibling is held by a 1-CPU container, which sharing does not harm.
+    kSharing,   // A sibling is held by a container of 2 CPUs or more that already shares a core.
+    kMultiple,  // A sibling is held by a container of 2 CPUs or more that shares no core yet.
+  };
+  static constexpr int kNeighborClasses = 4;
+
+  struct Owner {
+    int size = 0;         // CPUs of the container.
+    bool shared = false;  // It has had a core in common with another container.
+    CpuSet cpus;          // Its CPUs still taken.
   };
 
   // One step of filling the CPUs that whole free cores do not cover.
-  enum class Step { kNoNeighbor, kSplitFreshCore, kSingleNeighbor, kMultipleNeighbor };
+  enum class Step { kSplitFreshCore, kNoNeighbor, kSingle, kSharing, kMultiple };
   static const std::vector<Step>& FillOrder(int count);
+  static Neighbor NeighborOf(Step step);  // The class of free CPUs a step takes (not a split).
 
   // One core's contribution to its node's tallies.
   struct CoreTally {
@@ -70,7 +85,7 @@ class CpuPool {
     int free = 0;
     int fresh_cores = 0;
     int fresh_full_cores = 0;
-    int neighbor_free[3] = {0, 0, 0};  // Free CPUs of non-fresh cores, indexed by Neighbor.
+    int neighbor_free[kNeighborClasses] = {};  // Free CPUs of non-fresh cores, by Neighbor.
   };
 
   // The cost of meeting a request from one node's (or one L3's) tallies.
@@ -89,19 +104,27 @@ class CpuPool {
   CoreTally TallyCore(const CoreInfo& core) const;
   void Retally(int core);
   static void AddTally(NodeTally& node, const CoreTally& core, int sign);
-  Cost EstimateCost(const NodeTally& tally, int count, bool whole_cores) const;
-  int Room(const NodeTally& tally, bool whole_cores) const;
+  // The CPUs a request may take: from whole cores only, and sparing unshared containers' cores.
+  struct Fit {
+    bool whole_cores = false;
+    bool spare_unshared = false;
+  };
 
-  std::optional<int> ChooseNode(const CpuRequest& request) const;
-  absl::StatusOr<std::vector<int>> ChooseSpill(const CpuRequest& request) const;
-  CpuSet PickOnNode(int position, int count, bool whole_cores) const;
-  std::vector<int> OrderCores(int position, int count, bool whole_cores) const;
-  CpuSet PickFromCores(const std::vector<int>& cores, int count, bool whole_cores) const;
+  Cost EstimateCost(const NodeTally& tally, int count, const Fit& fit) const;
+  int Room(const NodeTally& tally, const Fit& fit) const;
+
+  std::optional<int> ChooseNode(const CpuRequest& request, const Fit& fit) const;
+  absl::StatusOr<std::vector<int>> ChooseSpill(const CpuRequest& request, const Fit& fit) const;
+  CpuSet PickOnNode(int position, int count, const Fit& fit) const;
+  std::vector<int> OrderCores(int position, int count, const Fit& fit) const;
+  CpuSet PickFromCores(const std::vector<int>& cores, int count, const Fit& fit) const;
 
   const Topology* topology_;
   int smt_width_ = 1;
-  std::vector<int>
-      owner_size_;  // Per CPU: 0 free, -1 reserved or not assignable, else holder size.
+  void MarkSharing(const std::vector<int>& cores);
+
+  std::vector<int> owner_;  // Per CPU: kFreeCpu, kUnavailableCpu or the holding container's id.
+  absl::flat_hash_map<int, Owner> owners_;  // Looked up only, never iterated.
   std::vector<int> core_of_cpu_;
   std::vector<CoreInfo> cores_;
   std::vector<int> node_ids_;                 // By node position, as Topology::numa_nodes() lists.

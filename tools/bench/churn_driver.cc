@@ -2,7 +2,8 @@
 // NodeAllocator directly and prints numapinctl simulate's output lines, so that churn-quality can
 // cross-check numapinctl, or run where numapinctl is not built.
 //
-//   bench-churn-driver --topology=xml:PATH [--reserved-cpus=LIST] [--spill-on-shortage] EVENTS
+//   bench-churn-driver --topology=xml:PATH [--reserved-cpus=LIST] [--spill-on-shortage]
+//   [--share-unshared-cores] EVENTS
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -61,13 +62,15 @@ int Run(int argc, char** argv) {
       options.reserved_cpus = *reserved;
     } else if (arg == "--spill-on-shortage") {
       options.spill_on_shortage = true;
+    } else if (arg == "--share-unshared-cores") {
+      options.spare_unshared_cores = false;
     } else {
       events_path = arg;
     }
   }
   if (source.empty() || events_path.empty()) {
     std::cerr << "usage: bench-churn-driver --topology=xml:PATH [--reserved-cpus=LIST] "
-                 "[--spill-on-shortage] EVENTS\n";
+                 "[--spill-on-shortage] [--share-unshared-cores] EVENTS\n";
     return 2;
   }
   absl::StatusOr<Topology> topology = LoadTopology(source);
