@@ -97,11 +97,6 @@ absl::StatusOr<Assignment> NodeAllocator::AllocateContainer(const PodRequest& re
   CpuSet cpus = pool_.ChooseWithin(pod.reusable, count, whole_cores);
   int rest = count - cpus.Size();
   if (rest > 0) {
-    int shared = SharedPoolSize();
-    if (shared - rest < 1) {
-      return fail(absl::StrCat("it would empty the shared pool, which has ", shared,
-                               " CPUs; the shared pool keeps at least one CPU"));
-    }
     CpuRequest cpu_request;
     cpu_request.count = rest;
     cpu_request.preferred_node = request.preferred_node;
@@ -115,6 +110,11 @@ absl::StatusOr<Assignment> NodeAllocator::AllocateContainer(const PodRequest& re
         !strict && (options_.spill_on_shortage || rest > pool_.LargestNodeCapacity(whole_cores));
     absl::StatusOr<CpuSet> chosen = pool_.Choose(cpu_request);
     if (!chosen.ok()) return fail(chosen.status().message());
+    int shared = SharedPoolSize();
+    if (shared - rest < 1) {
+      return fail(absl::StrCat("it would empty the shared pool, which has ", shared,
+                               " CPUs; the shared pool keeps at least one CPU"));
+    }
     pool_.Take(*chosen, ++last_owner_, count);
     pod.held |= *chosen;
     cpus |= *chosen;

@@ -10,11 +10,8 @@
 namespace numapin {
 namespace {
 
-std::string RoomWord(bool whole_cores, bool spare_unshared) {
-  if (whole_cores) return "CPUs on whole free cores";
-  return spare_unshared
-             ? "free CPUs outside the cores of containers of 2 or more CPUs that share no core"
-             : "free CPUs";
+std::string RoomWord(bool whole_cores) {
+  return whole_cores ? "CPUs on whole free cores" : "free CPUs";
 }
 
 }  // namespace
@@ -30,40 +27,11 @@ absl::StatusOr<CpuSet> CpuPool::Choose(const CpuRequest& request) const {
                      "; full-pcpus-only gives whole cores only"));
   }
   const Fit fit{request.whole_cores, request.spare_unshared && count >= 2};
-  const std::string room_word = RoomWord(fit.whole_cores, fit.spare_unshared);
 
   if (std::optional<int> node = ChooseNode(request, fit)) {
     return PickOnNode(*node, count, fit);
   }
-
-  int most = -1;
-  int most_node = -1;
-  for (size_t i = 0; i < node_ids_.size(); ++i) {
-    int room = Room(node_tallies_[i], fit);
-    if (room > most) {
-      most = room;
-      most_node = node_ids_[i];
-    }
-  }
-  if (request.strict && request.preferred_node) {
-    int position = static_cast<int>(
-        std::find(node_ids_.begin(), node_ids_.end(), *request.preferred_node) - node_ids_.begin());
-    int room =
-        position < static_cast<int>(node_ids_.size()) ? Room(node_tallies_[position], fit) : 0;
-    return absl::ResourceExhaustedError(absl::StrCat("not enough ", room_word, " on NUMA node ",
-                                                     *request.preferred_node, ": requested ", count,
-                                                     ", free ", room));
-  }
-  if (request.strict) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("no NUMA node has ", count, " ", room_word, " (most: ", most, " on node ",
-                     most_node, "), and numa-policy strict keeps a container on one node"));
-  }
-  if (!request.spill) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "no NUMA node has ", count, " ", room_word, " now (most: ", most, " on node ", most_node,
-        "); a request that one NUMA node can hold is not spread over several nodes"));
-  }
+  if (request.strict || !request.spill) return Shortage(request, fit);
 
   absl::StatusOr<std::vector<int>> nodes = ChooseSpill(request, fit);
   if (!nodes.ok()) return nodes.status();
@@ -75,6 +43,51 @@ absl::StatusOr<CpuSet> CpuPool::Choose(const CpuRequest& request) const {
     remaining -= take;
   }
   return chosen;
+}
+
+// Why no single node has room, with the counts an operator needs to see it.
+absl::Status CpuPool::Shortage(const CpuRequest& request, const Fit& fit) const {
+  const int count = request.count;
+  const std::string room_word = RoomWord(fit.whole_cores);
+  auto spared = [&](const NodeTally& tally) {
+    return fit.spare_unshared ? tally.neighbor_free[static_cast<int>(Neighbor::kMultiple)] : 0;
+  };
+  auto spared_note = [](int cpus) {
+    return cpus == 0 ? std::string()
+                     : absl::StrCat(" (", cpus,
+                                    " more are SMT siblings of containers of 2 or more CPUs that "
+                                    "share no core, which are spared)");
+  };
+
+  if (request.strict && request.preferred_node) {
+    NodeTally tally;
+    for (size_t i = 0; i < node_ids_.size(); ++i) {
+      if (node_ids_[i] == *request.preferred_node) tally = node_tallies_[i];
+    }
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "not enough ", room_word, " on NUMA node ", *request.preferred_node, ": requested ", count,
+        ", free ", Room(tally, fit), spared_note(spared(tally))));
+  }
+
+  int most = -1;
+  int most_node = -1;
+  int total_spared = 0;
+  for (size_t i = 0; i < node_ids_.size(); ++i) {
+    int room = Room(node_tallies_[i], fit);
+    total_spared += spared(node_tallies_[i]);
+    if (room > most) {
+      most = room;
+      most_node = node_ids_[i];
+    }
+  }
+  std::string shortage = absl::StrCat("no NUMA node has ", count, " ", room_word, " (most: ", most,
+                                      " on node ", most_node, ")", spared_note(total_spared));
+  if (request.strict) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(shortage, ", and numa-policy strict keeps a container on one node"));
+  }
+  return absl::ResourceExhaustedError(absl::StrCat(
+      shortage, "; a request that one NUMA node can hold is not spread over several nodes"));
 }
 
 // The preferred node when it has room; else, unless strict with a preferred node, the node with
@@ -122,9 +135,9 @@ absl::StatusOr<std::vector<int>> CpuPool::ChooseSpill(const CpuRequest& request,
     total += room;
   }
   if (total < count) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("not enough ", RoomWord(fit.whole_cores, fit.spare_unshared), ": requested ",
-                     count, ", free ", total, " over all NUMA nodes"));
+    return absl::ResourceExhaustedError(absl::StrCat("not enough ", RoomWord(fit.whole_cores),
+                                                     ": requested ", count, ", free ", total,
+                                                     " over all NUMA nodes"));
   }
 
   std::vector<int> firsts;

@@ -114,6 +114,7 @@ class CpuPool {
   int Room(const NodeTally& tally, const Fit& fit) const;
 
   std::optional<int> ChooseNode(const CpuRequest& request, const Fit& fit) const;
+  absl::Status Shortage(const CpuRequest& request, const Fit& fit) const;
   absl::StatusOr<std::vector<int>> ChooseSpill(const CpuRequest& request, const Fit& fit) const;
   CpuSet PickOnNode(int position, int count, const Fit& fit) const;
   std::vector<int> OrderCores(int position, int count, const Fit& fit) const;
