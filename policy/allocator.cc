@@ -72,12 +72,13 @@ std::vector<ContainerDecision> NodeAllocator::AddRequest(const PodRequest& reque
   return pod.decisions;
 }
 
-// Takes the pod's reusable init CPUs first, then free CPUs. The kubelet's CPU manager follows the
-// same rule: a regular init container's CPUs join the pod's reusable set once it is placed, and
-// every later container (init, sidecar or app) draws from that set first; a sidecar's or an app
-// container's CPUs leave the set for good. The pod therefore holds at most the kubelet's effective
-// request: the larger of each init container plus the sidecars declared before it, and the sum
-// of all app containers and sidecars.
+// Takes the pod's reusable init CPUs first, then free CPUs. This is the rule of the kubelet's
+// static CPU manager (updateCPUsToReuse in pkg/kubelet/cm/cpumanager/policy_static.go). A regular
+// init container's CPUs join the pod's reusable set once it is placed, and every later container
+// (init, sidecar or app) draws from that set first. A sidecar's or app container's CPUs leave the
+// set for good. So the pod's exclusive CPUs never exceed the kubelet's effective request: the
+// max of each init container plus the sidecars declared before it, and of the sum of all app
+// containers and sidecars.
 absl::StatusOr<Assignment> NodeAllocator::AllocateContainer(const PodRequest& request,
                                                             const ContainerRequest& container,
                                                             PodState& pod) {
@@ -130,9 +131,9 @@ absl::StatusOr<Assignment> NodeAllocator::AllocateContainer(const PodRequest& re
   return assignment;
 }
 
-// cpuset.mems is the nodes of the CPUs that have memory. When none of them reports memory (an
+// Sets cpuset.mems to the nodes of the CPUs that have memory. When none of them reports memory (an
 // export that records no memory sizes, or CPU-only nodes), it falls back to the CPUs' own nodes,
-// because an empty cpuset.mems would make the kernel refuse every task in the cgroup.
+// because the kernel rejects tasks in a cgroup whose cpuset.mems is empty.
 Assignment NodeAllocator::Describe(const CpuSet& cpus) const {
   Assignment assignment;
   assignment.cpus = cpus;

@@ -28,14 +28,13 @@ struct AllocatorOptions {
   bool strict_cpu_reservation = false;  // Keep reserved CPUs out of the shared pool too.
   bool full_pcpus_only = false;         // Only whole free cores, request a multiple of SMT width.
   // Under numa-policy preferred, spread a container over several NUMA nodes whenever no single
-  // node has room now. When false (the default), a container is spread only when its request is
-  // larger than any one node could ever hold; otherwise it waits in the shared pool, because a
-  // spread assignment lasts for the container's life while the shortage is often brief.
+  // node has room now. When false (the default), only a request larger than any one node's CPUs
+  // is spread. A smaller one runs in the shared pool instead, because a spread assignment lasts
+  // for the container's life while the shortage is often brief.
   bool spill_on_shortage = false;
-  // A container of 2 CPUs or more is not given the free SMT sibling of another container of 2
-  // CPUs or more that shares no core yet; when nothing else is free it runs in the shared pool.
-  // The sibling stays in the shared pool, where it disturbs the holder less than a busy
-  // exclusive container would, or goes to a 1-CPU container as a last resort.
+  // Never give a container of 2 CPUs or more the free SMT sibling of another container of 2 CPUs
+  // or more that shares no core yet. When nothing else is free, the container runs in the shared
+  // pool. The sibling stays in the shared pool, or goes to a 1-CPU container as a last resort.
   bool spare_unshared_cores = true;
 };
 

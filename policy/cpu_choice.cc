@@ -45,7 +45,8 @@ absl::StatusOr<CpuSet> CpuPool::Choose(const CpuRequest& request) const {
   return chosen;
 }
 
-// Why no single node has room, with the counts an operator needs to see it.
+// Builds the error for a request that no single node has room for, with the counts an operator
+// needs to see why.
 absl::Status CpuPool::Shortage(const CpuRequest& request, const Fit& fit) const {
   const int count = request.count;
   const std::string room_word = RoomWord(fit.whole_cores);
@@ -69,19 +70,20 @@ absl::Status CpuPool::Shortage(const CpuRequest& request, const Fit& fit) const 
         ", free ", Room(tally, fit), spared_note(spared(tally))));
   }
 
-  int most = -1;
-  int most_node = -1;
+  int max_room = -1;
+  int max_room_node = -1;
   int total_spared = 0;
   for (size_t i = 0; i < node_ids_.size(); ++i) {
     int room = Room(node_tallies_[i], fit);
     total_spared += spared(node_tallies_[i]);
-    if (room > most) {
-      most = room;
-      most_node = node_ids_[i];
+    if (room > max_room) {
+      max_room = room;
+      max_room_node = node_ids_[i];
     }
   }
-  std::string shortage = absl::StrCat("no NUMA node has ", count, " ", room_word, " (most: ", most,
-                                      " on node ", most_node, ")", spared_note(total_spared));
+  std::string shortage =
+      absl::StrCat("no NUMA node has ", count, " ", room_word, " (max: ", max_room, " on node ",
+                   max_room_node, ")", spared_note(total_spared));
   if (request.strict) {
     return absl::ResourceExhaustedError(
         absl::StrCat(shortage, ", and numa-policy strict keeps a container on one node"));
@@ -90,9 +92,10 @@ absl::Status CpuPool::Shortage(const CpuRequest& request, const Fit& fit) const 
       shortage, "; a request that one NUMA node can hold is not spread over several nodes"));
 }
 
-// The preferred node when it has room; else, unless strict with a preferred node, the node with
-// room that costs least (no container comes to share a core, no fresh core split), then the best
-// fit (fewest CPUs left, to keep large holes elsewhere), then the lowest id.
+// Returns the preferred node when it has room. Otherwise, unless the policy is strict with a
+// preferred node, returns the node with room that costs least (no container starts to share a
+// core, no fresh core is split), then the best fit (fewest CPUs left, keeping large holes
+// elsewhere), then the lowest id.
 std::optional<int> CpuPool::ChooseNode(const CpuRequest& request, const Fit& fit) const {
   const int count = request.count;
   if (request.preferred_node) {
@@ -120,10 +123,10 @@ std::optional<int> CpuPool::ChooseNode(const CpuRequest& request, const Fit& fit
   return best;
 }
 
-// Several nodes: for each possible first node (the preferred one only, when it has room), add the
-// closest nodes by distance until the request fits, and keep the set with the fewest nodes, then
-// the smallest total distance, then the most room on the first node, then the lowest first id.
-// O(nodes^2 log nodes), never a search over subsets.
+// Chooses several nodes. Each possible first node (only the preferred one, when it has room) gets
+// the closest other nodes by distance until the request fits. The set with the fewest nodes
+// wins, then the smallest total distance, then the most room on the first node, then the lowest
+// first id. This costs O(nodes^2 log nodes), never a search over subsets.
 absl::StatusOr<std::vector<int>> CpuPool::ChooseSpill(const CpuRequest& request,
                                                       const Fit& fit) const {
   const int count = request.count;
@@ -188,8 +191,8 @@ CpuSet CpuPool::PickOnNode(int position, int count, const Fit& fit) const {
   return PickFromCores(OrderCores(position, count, fit), count, fit);
 }
 
-// The node's cores to pick from: those of the one L3 cache that holds the request at least cost
-// and best fit, or, when no single L3 can, every core with the roomiest L3 caches first.
+// Returns the node's cores to pick from: those of the one L3 cache that has room for the request
+// at least cost and best fit. When no single L3 has room, returns every core, roomiest L3 first.
 std::vector<int> CpuPool::OrderCores(int position, int count, const Fit& fit) const {
   const std::vector<int>& cores = node_cores_[position];
   std::vector<std::pair<int, NodeTally>> groups;  // (L3, tallies of its cores), by L3.

@@ -12,8 +12,8 @@
 namespace numapin {
 // A 1-CPU container first pairs with another 1-CPU container, which harms neither, and splits a
 // fresh core only when no harmless half is left. A larger container covers its odd CPU by
-// splitting a fresh core, so that it shares a core with nobody, and failing that shares with a
-// container that already shares one: the aim is that as few containers as possible ever do.
+// splitting a fresh core, so that it shares no core. Failing that, it shares with a container
+// that already shares one, so that as few containers as possible ever share a core.
 const std::vector<CpuPool::Step>& CpuPool::FillOrder(int count) {
   static const std::vector<Step> kSingleCpu = {Step::kSingle, Step::kNoNeighbor, Step::kSharing,
                                                Step::kSplitFreshCore, Step::kMultiple};

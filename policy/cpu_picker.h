@@ -52,8 +52,8 @@ class CpuPool {
   static constexpr int kFreeCpu = 0;
   static constexpr int kUnavailableCpu = -1;
 
-  // A free CPU of a core that is not wholly free, classed by who holds its SMT siblings, from
-  // the least to the most harm that taking it does to them.
+  // Class of a free CPU on a core that is not wholly free, by the container on its SMT siblings,
+  // ordered from the least to the most harm that taking the CPU does to that container.
   enum class Neighbor : uint8_t {
     kNone,      // Siblings reserved, offline or free: taking it makes no container share a core.
     kSingle,    // A sibling is held by a 1-CPU container, which sharing does not harm.

@@ -72,7 +72,7 @@ TEST(AllocatorInit, PodHoldsItsLargestNeed) {
   EXPECT_EQ(allocator.ExclusiveCpus().Size(), 3);
 }
 
-TEST(AllocatorInit, SidecarKeepsItsCpusAndAddsToTheNeed) {
+TEST(AllocatorInit, SidecarKeepsItsCpus) {
   Topology topology = BuildTopology(1, 8, 2);
   NodeAllocator allocator = MustCreate(topology);
 
@@ -157,7 +157,7 @@ TEST(AllocatorPod, AssignmentsSortedByPodThenContainer) {
   EXPECT_EQ(records[2].pod_key, "default/b");
 }
 
-TEST(AllocatorMems, FallBackToCpuNodesWhenNoMemoryIsKnown) {
+TEST(AllocatorMems, FallBackWithoutMemorySizes) {
   Topology topology = BuildTopology(2, 2, 2, {}, /*memory_bytes=*/0);
   NodeAllocator allocator = MustCreate(topology);
 

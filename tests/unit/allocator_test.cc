@@ -76,7 +76,7 @@ TEST(AllocatorWholeCores, InterleavedNumberingPairsSiblingsAtOffset) {
   options.reserved_cpus = CpuSet{0, 12};
   NodeAllocator allocator = MustCreate(topology, options);
 
-  // Node 0 holds the even CPUs and has 10 free, node 1 has 12: best fit is node 0.
+  // Node 0 has the even CPUs, 10 of them free, node 1 has 12: best fit is node 0.
   ContainerDecision first = AddOne(allocator, OneContainer("a", 2));
   EXPECT_EQ(first.assignment.cpus.ToString(), "2,14");
   EXPECT_EQ(first.assignment.numa_nodes.ToString(), "0");
@@ -258,7 +258,7 @@ TEST(AllocatorReserved, NeverExclusiveButInTheSharedPool) {
   EXPECT_EQ(allocator.SharedPool().ToString(), "0-1");
 }
 
-TEST(AllocatorReserved, StrictReservationKeepsThemOutOfTheSharedPool) {
+TEST(AllocatorReserved, StrictReservationLeavesSharedPool) {
   Topology topology = BuildTopology(1, 3, 2);
   AllocatorOptions options;
   options.reserved_cpus = CpuSet{0, 1};
@@ -306,7 +306,7 @@ TEST(AllocatorFullPcpus, RejectsRequestNotAMultipleOfSmtWidth) {
       << decision.error;
 }
 
-TEST(AllocatorFullPcpus, CoreWithReservedOrTakenSiblingIsNotFree) {
+TEST(AllocatorFullPcpus, ReservedSiblingCoreIsNotFree) {
   Topology topology = BuildTopology(1, 3, 2);
   AllocatorOptions options;
   options.full_pcpus_only = true;

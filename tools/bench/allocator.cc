@@ -1,8 +1,12 @@
 // bench-allocator: decision latency of NodeAllocator. Allocates 1,000 single-container pods of
-// 1-16 CPUs (seeded, uniform) on a topology, releasing a random live pod whenever the node holds
-// 40 of them, and prints percentiles of the time per AddRequest call, then a JSON line.
+// 1-16 CPUs (seeded, uniform) on a topology, releasing a random live pod whenever 40 are
+// live, and prints percentiles of the time per AddRequest call, then a JSON line.
 //
 //   bench-allocator [--topology=xml:PATH] [--reserved-cpus=LIST] [--seed=N] [--decisions=N]
+//                   [--spill-on-shortage]
+//
+// --spill-on-shortage spreads requests over several NUMA nodes whenever no node has room, which
+// times the spill search as well.
 #include "policy/allocator.h"
 
 #include <algorithm>
@@ -34,6 +38,7 @@ int Run(int argc, char** argv) {
   std::string reserved_text = "0,192";
   unsigned seed = 1;
   int decisions = 1000;
+  bool spill_on_shortage = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (absl::StartsWith(arg, "--topology=")) {
@@ -44,6 +49,8 @@ int Run(int argc, char** argv) {
       seed = static_cast<unsigned>(std::stoul(arg.substr(7)));
     } else if (absl::StartsWith(arg, "--decisions=")) {
       decisions = std::stoi(arg.substr(12));
+    } else if (arg == "--spill-on-shortage") {
+      spill_on_shortage = true;
     } else {
       std::fprintf(stderr, "bench-allocator: unknown argument %s\n", arg.c_str());
       return 2;
@@ -61,6 +68,7 @@ int Run(int argc, char** argv) {
   }
   AllocatorOptions options;
   options.reserved_cpus = *reserved;
+  options.spill_on_shortage = spill_on_shortage;
   absl::StatusOr<NodeAllocator> allocator = NodeAllocator::Create(*topology, options);
   if (!allocator.ok()) {
     std::fprintf(stderr, "bench-allocator: %s\n",
