@@ -35,14 +35,19 @@ PodRequest RequestOf(const nlohmann::json& pod) {
   return request;
 }
 
-nlohmann::json DecisionLine(const std::string& pod_key, const ContainerDecision& decision) {
-  return {{"pod", pod_key},
-          {"container", decision.container},
-          {"exclusive", decision.exclusive},
-          {"cpus", decision.assignment.cpus.ToString()},
-          {"numa_nodes", decision.assignment.numa_nodes.ToString()},
-          {"mems", decision.assignment.mems.ToString()},
-          {"error", decision.error.ok() ? "" : std::string(decision.error.message())}};
+// The fields of numapinctl simulate's decision line that churn-quality reads.
+nlohmann::ordered_json DecisionLine(const std::string& pod_key, const ContainerDecision& decision) {
+  nlohmann::ordered_json line;
+  line["pod"] = pod_key;
+  line["container"] = decision.container;
+  line["exclusive"] = decision.exclusive;
+  line["cpus"] = decision.assignment.cpus.ToString();
+  line["numa_nodes"] = decision.assignment.numa_nodes.ToVector();
+  line["mems"] = decision.assignment.mems.ToString();
+  line["error"] = decision.error.ok()
+                      ? nlohmann::ordered_json(nullptr)
+                      : nlohmann::ordered_json(std::string(decision.error.message()));
+  return line;
 }
 
 int Run(int argc, char** argv) {
