@@ -62,6 +62,20 @@ TEST_P(AllocatorFixtureTest, FillsEveryNodeWithOneNodeAssignments) {
   EXPECT_EQ(allocator.ExclusiveCpus().Size(), topology.assignable_cpus().Size() - 1);
 }
 
+TEST_P(AllocatorFixtureTest, PreferredNodeHonoredOnEveryNode) {
+  Topology topology = LoadFixture(GetParam());
+  NodeAllocator allocator = MustCreate(topology);
+
+  for (const NumaNode& node : topology.numa_nodes()) {
+    if (node.cpus.Empty()) continue;
+    std::string name = "on-node-" + std::to_string(node.id);
+    ContainerDecision decision = AddOne(allocator, OneContainer(name, 1, node.id));
+    ASSERT_TRUE(decision.exclusive) << name << ": " << decision.error;
+    EXPECT_EQ(decision.assignment.numa_nodes, CpuSet{node.id}) << name;
+    EXPECT_TRUE(decision.assignment.cpus.IsSubsetOf(node.cpus)) << name;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Topologies, AllocatorFixtureTest,
                          ::testing::Values("16amd64-4distances.xml", "16em64t-4s2c2t.xml",
                                            "192em64t-24n8c2t.xml", "24em64t-2n6c2t-pci.xml",
@@ -230,6 +244,51 @@ TEST(AllocatorSpill, OnShortageWhenAsked) {
 
   ASSERT_TRUE(decision.exclusive) << decision.error;
   EXPECT_EQ(decision.assignment.numa_nodes.ToString(), "0-1");
+}
+
+TEST(AllocatorSpill, WholeCoresOnEachNode) {
+  Topology topology = BuildTopology(2, 2, 2);
+  AllocatorOptions options;
+  options.full_pcpus_only = true;
+  options.reserved_cpus = CpuSet{0};
+  NodeAllocator allocator = MustCreate(topology, options);
+
+  // Node 0 has one whole free core (2-3), node 1 has two: 6 CPUs exceed any node's whole cores.
+  ContainerDecision decision = AddOne(allocator, OneContainer("wide", 6));
+
+  ASSERT_TRUE(decision.exclusive) << decision.error;
+  EXPECT_EQ(decision.assignment.cpus.ToString(), "2-7");
+  EXPECT_TRUE(CoversWholeCores(topology, decision.assignment.cpus));
+}
+
+TEST(AllocatorSpill, RejectsMoreThanTheMachineHas) {
+  Topology topology = BuildTopology(2, 2, 2);
+  NodeAllocator allocator = MustCreate(topology);
+
+  ContainerDecision decision = AddOne(allocator, OneContainer("huge", 9));
+
+  EXPECT_FALSE(decision.exclusive);
+  EXPECT_NE(decision.error.message().find("requested 9, free 8 over all NUMA nodes"),
+            absl::string_view::npos)
+      << decision.error;
+}
+
+TEST(AllocatorWholeCores, SingleThreadCoreBeforeSplittingOne) {
+  std::vector<Core> cores(3);
+  cores[0].cpus = CpuSet{0, 1};
+  cores[1].cpus = CpuSet{2};
+  cores[2].cpus = CpuSet{3};
+  absl::StatusOr<Topology> topology =
+      Topology::Build("hybrid", cores, {}, {{.id = 0, .cpus = {}, .memory_bytes = 1 << 30}},
+                      CpuSet::Range(0, 3), {});
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  NodeAllocator allocator = MustCreate(*topology);
+
+  ContainerDecision single = AddOne(allocator, OneContainer("single", 1));
+  ContainerDecision pair = AddOne(allocator, OneContainer("pair", 2));
+
+  EXPECT_EQ(single.assignment.cpus.ToString(), "2");
+  EXPECT_EQ(pair.assignment.cpus.ToString(), "0-1");
 }
 
 TEST(AllocatorL3, PrefersCpusUnderOneL3) {
