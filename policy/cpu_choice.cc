@@ -55,9 +55,9 @@ absl::Status CpuPool::Shortage(const CpuRequest& request, const Fit& fit) const 
   };
   auto spared_note = [](int cpus) {
     return cpus == 0 ? std::string()
-                     : absl::StrCat(" (", cpus,
-                                    " more are SMT siblings of containers of 2 or more CPUs that "
-                                    "share no core, which are spared)");
+                     : absl::StrCat("; ", cpus,
+                                    " more are spared as SMT siblings of containers of 2 or more "
+                                    "CPUs that share no core");
   };
 
   if (request.strict && request.preferred_node) {
@@ -83,7 +83,7 @@ absl::Status CpuPool::Shortage(const CpuRequest& request, const Fit& fit) const 
   }
   std::string shortage =
       absl::StrCat("no NUMA node has ", count, " ", room_word, " (max: ", max_room, " on node ",
-                   max_room_node, ")", spared_note(total_spared));
+                   max_room_node, spared_note(total_spared), ")");
   if (request.strict) {
     return absl::ResourceExhaustedError(
         absl::StrCat(shortage, ", and numa-policy strict keeps a container on one node"));

@@ -451,7 +451,8 @@ TEST(AllocatorSharing, SparesTheCoreOfAnUnsharedContainer) {
   // A 2-CPU container would make "odd" share a core, so it waits in the shared pool.
   ContainerDecision two = AddOne(allocator, OneContainer("two", 2));
   EXPECT_FALSE(two.exclusive);
-  EXPECT_NE(two.error.message().find("which are spared"), absl::string_view::npos) << two.error;
+  EXPECT_NE(two.error.message().find("1 more are spared as SMT siblings"), absl::string_view::npos)
+      << two.error;
 
   // A 1-CPU container pairs with "pair" at no cost to either.
   ContainerDecision single = AddOne(allocator, OneContainer("single", 1));
