@@ -132,8 +132,9 @@ absl::StatusOr<Assignment> NodeAllocator::AllocateContainer(const PodRequest& re
 }
 
 // Sets cpuset.mems to the nodes of the CPUs that have memory. When none of them reports memory (an
-// export that records no memory sizes, or CPU-only nodes), it falls back to the CPUs' own nodes,
-// because the kernel rejects tasks in a cgroup whose cpuset.mems is empty.
+// export that records no memory sizes, or CPU-only nodes), it falls back to the CPUs' own nodes.
+// An empty value would not do: cgroup v1 rejects tasks in a cpuset without memory nodes, and in
+// v2 an empty cpuset.mems means the parent's nodes.
 Assignment NodeAllocator::Describe(const CpuSet& cpus) const {
   Assignment assignment;
   assignment.cpus = cpus;

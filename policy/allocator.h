@@ -42,7 +42,9 @@ struct AllocatorOptions {
 struct Assignment {
   CpuSet cpus;
   CpuSet numa_nodes;  // Node OS indexes of `cpus`.
-  CpuSet mems;        // cpuset.mems: the nodes of `cpus` that have memory.
+  // cpuset.mems: the nodes of `cpus` that have memory, or all nodes of `cpus` when none of them
+  // reports memory (so that it is never empty).
+  CpuSet mems;
 };
 
 // The outcome for one container of a pod.
