@@ -432,6 +432,25 @@ TEST(AllocatorSharing, OddCpuPrefersANodeWhereNoCoreSplits) {
   EXPECT_EQ(odd.assignment.cpus.ToString(), "9-11");
 }
 
+TEST(AllocatorSharing, OneCpuJoinsAContainerThatAlreadyShares) {
+  Topology topology = BuildTopology(1, 7, 2);
+  AllocatorOptions options;
+  options.reserved_cpus = CpuSet{12, 13};
+  NodeAllocator allocator = MustCreate(topology, options);
+  AddOne(allocator, OneContainer("g", 3));  // 0-2: CPU 3 is the sibling of unshared "g".
+  AddOne(allocator, OneContainer("f", 2));  // 4-5
+  AddOne(allocator, OneContainer("h", 2));  // 6-7
+  AddOne(allocator, OneContainer("s", 1));  // 8
+  ContainerDecision x = AddOne(allocator, OneContainer("x", 3));
+  ASSERT_EQ(x.assignment.cpus.ToString(), "9-11") << "x shares core 8-9 with s";
+  allocator.RemovePod("uid-s");
+
+  // CPU 3 would make "g" start sharing; CPU 8 sits next to "x", which already has.
+  ContainerDecision single = AddOne(allocator, OneContainer("single", 1));
+
+  EXPECT_EQ(single.assignment.cpus.ToString(), "8");
+}
+
 // On 5 cores with core 8-9 reserved: "odd" takes 0-2, "filler" 4-5 and "pair" 6, which leaves
 // CPU 3 (sibling of "odd", of 3 CPUs) and CPU 7 (sibling of "pair", of 1 CPU) free.
 void FillFiveCores(NodeAllocator& allocator) {
