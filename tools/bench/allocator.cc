@@ -32,64 +32,59 @@ double Percentile(std::vector<double> values, double fraction) {
   return values[index];
 }
 
-int Run(int argc, char** argv) {
+struct Flags {
   std::string source =
       std::string("xml:") + NUMAPIN_SOURCE_DIR + "/tests/fixtures/topologies/192em64t-24n8c2t.xml";
-  std::string reserved_text = "0,192";
+  std::string reserved = "0,192";
   unsigned seed = 1;
   int decisions = 1000;
   bool spill_on_shortage = false;
+};
+
+// Returns false, after printing why, on an unknown argument.
+bool ParseFlags(int argc, char** argv, Flags& flags) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (absl::StartsWith(arg, "--topology=")) {
-      source = arg.substr(11);
+      flags.source = arg.substr(11);
     } else if (absl::StartsWith(arg, "--reserved-cpus=")) {
-      reserved_text = arg.substr(16);
+      flags.reserved = arg.substr(16);
     } else if (absl::StartsWith(arg, "--seed=")) {
-      seed = static_cast<unsigned>(std::stoul(arg.substr(7)));
+      flags.seed = static_cast<unsigned>(std::stoul(arg.substr(7)));
     } else if (absl::StartsWith(arg, "--decisions=")) {
-      decisions = std::stoi(arg.substr(12));
+      flags.decisions = std::stoi(arg.substr(12));
     } else if (arg == "--spill-on-shortage") {
-      spill_on_shortage = true;
+      flags.spill_on_shortage = true;
     } else {
       std::fprintf(stderr, "bench-allocator: unknown argument %s\n", arg.c_str());
-      return 2;
+      return false;
     }
   }
+  return true;
+}
 
-  absl::StatusOr<Topology> topology = LoadTopology(source);
-  absl::StatusOr<CpuSet> reserved = CpuSet::Parse(reserved_text);
-  if (!topology.ok() || !reserved.ok()) {
-    std::fprintf(
-        stderr, "bench-allocator: %s\n",
-        std::string(topology.ok() ? reserved.status().message() : topology.status().message())
-            .c_str());
-    return 1;
-  }
-  AllocatorOptions options;
-  options.reserved_cpus = *reserved;
-  options.spill_on_shortage = spill_on_shortage;
-  absl::StatusOr<NodeAllocator> allocator = NodeAllocator::Create(*topology, options);
-  if (!allocator.ok()) {
-    std::fprintf(stderr, "bench-allocator: %s\n",
-                 std::string(allocator.status().message()).c_str());
-    return 1;
-  }
+double MicrosecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+      .count();
+}
 
-  std::mt19937 random(seed);
-  std::uniform_int_distribution<int> size(1, 16);
-  std::vector<std::string> live;
+struct Timings {
   std::vector<double> add_us;
   std::vector<double> remove_us;
   int rejected = 0;
-  for (int i = 0; i < decisions; ++i) {
+};
+
+Timings Churn(NodeAllocator& allocator, const Flags& flags) {
+  std::mt19937 random(flags.seed);
+  std::uniform_int_distribution<int> size(1, 16);
+  std::vector<std::string> live;
+  Timings timings;
+  for (int i = 0; i < flags.decisions; ++i) {
     if (static_cast<int>(live.size()) >= kLivePods) {
       size_t victim = std::uniform_int_distribution<size_t>(0, live.size() - 1)(random);
       auto start = std::chrono::steady_clock::now();
-      allocator->RemovePod(live[victim]);
-      remove_us.push_back(
-          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
-              .count());
+      allocator.RemovePod(live[victim]);
+      timings.remove_us.push_back(MicrosecondsSince(start));
       live.erase(live.begin() + victim);
     }
     PodRequest request;
@@ -102,27 +97,51 @@ int Run(int argc, char** argv) {
     request.containers.push_back(container);
 
     auto start = std::chrono::steady_clock::now();
-    std::vector<ContainerDecision> result = allocator->AddRequest(request);
-    add_us.push_back(
-        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
-            .count());
+    std::vector<ContainerDecision> result = allocator.AddRequest(request);
+    timings.add_us.push_back(MicrosecondsSince(start));
     if (result.at(0).exclusive) {
       live.push_back(request.pod_uid);
     } else {
-      ++rejected;
+      ++timings.rejected;
     }
   }
+  return timings;
+}
 
-  std::printf("topology %s, %d decisions, %d rejected\n", source.c_str(), decisions, rejected);
-  std::printf("add:    p50 %.2f us  p99 %.2f us  max %.2f us\n", Percentile(add_us, 0.5),
-              Percentile(add_us, 0.99), Percentile(add_us, 1.0));
-  std::printf("remove: p50 %.2f us  p99 %.2f us\n", Percentile(remove_us, 0.5),
-              Percentile(remove_us, 0.99));
+int Run(int argc, char** argv) {
+  Flags flags;
+  if (!ParseFlags(argc, argv, flags)) return 2;
+  absl::StatusOr<Topology> topology = LoadTopology(flags.source);
+  absl::StatusOr<CpuSet> reserved = CpuSet::Parse(flags.reserved);
+  if (!topology.ok() || !reserved.ok()) {
+    absl::Status status = topology.ok() ? reserved.status() : topology.status();
+    std::fprintf(stderr, "bench-allocator: %s\n", std::string(status.message()).c_str());
+    return 1;
+  }
+  AllocatorOptions options;
+  options.reserved_cpus = *reserved;
+  options.spill_on_shortage = flags.spill_on_shortage;
+  absl::StatusOr<NodeAllocator> allocator = NodeAllocator::Create(*topology, options);
+  if (!allocator.ok()) {
+    std::fprintf(stderr, "bench-allocator: %s\n",
+                 std::string(allocator.status().message()).c_str());
+    return 1;
+  }
+
+  Timings t = Churn(*allocator, flags);
+  double p50 = Percentile(t.add_us, 0.5);
+  double p99 = Percentile(t.add_us, 0.99);
+  double max = Percentile(t.add_us, 1.0);
+  std::printf("topology %s, %d decisions, %d rejected\n", flags.source.c_str(), flags.decisions,
+              t.rejected);
+  std::printf("add:    p50 %.2f us  p99 %.2f us  max %.2f us\n", p50, p99, max);
+  std::printf("remove: p50 %.2f us  p99 %.2f us\n", Percentile(t.remove_us, 0.5),
+              Percentile(t.remove_us, 0.99));
   std::printf(
       "{\"topology\":\"%s\",\"decisions\":%d,\"rejected\":%d,\"p50_us\":%.2f,\"p99_us\":%.2f,"
       "\"max_us\":%.2f,\"remove_p99_us\":%.2f}\n",
-      source.c_str(), decisions, rejected, Percentile(add_us, 0.5), Percentile(add_us, 0.99),
-      Percentile(add_us, 1.0), Percentile(remove_us, 0.99));
+      flags.source.c_str(), flags.decisions, t.rejected, p50, p99, max,
+      Percentile(t.remove_us, 0.99));
   return 0;
 }
 

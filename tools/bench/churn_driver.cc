@@ -50,6 +50,36 @@ nlohmann::ordered_json DecisionLine(const std::string& pod_key, const ContainerD
   return line;
 }
 
+// Applies each add and delete event to `allocator` and prints its output lines.
+void Replay(std::istream& events, NodeAllocator& allocator) {
+  std::map<std::string, std::string> uid_of_key;  // Delete events name the pod, not its uid.
+  std::string line;
+  while (std::getline(events, line)) {
+    if (line.empty()) continue;
+    nlohmann::json event = nlohmann::json::parse(line);
+    const nlohmann::json& pod = event.at("pod");
+    if (event.at("op") == "add") {
+      PodRequest request = RequestOf(pod);
+      uid_of_key[request.pod_key] = request.pod_uid;
+      for (const ContainerDecision& decision : allocator.AddRequest(request)) {
+        std::cout << DecisionLine(request.pod_key, decision).dump() << "\n";
+      }
+    } else {
+      const nlohmann::json& metadata = pod.at("metadata");
+      std::string key = metadata.at("namespace").get<std::string>() + "/" +
+                        metadata.at("name").get<std::string>();
+      auto uid = uid_of_key.find(key);
+      CpuSet released;
+      if (uid != uid_of_key.end()) {
+        released = allocator.RemovePod(uid->second);
+        uid_of_key.erase(uid);
+      }
+      std::cout << nlohmann::json{{"deleted", key}, {"released", released.ToString()}}.dump()
+                << "\n";
+    }
+  }
+}
+
 int Run(int argc, char** argv) {
   std::string source;
   AllocatorOptions options;
@@ -94,32 +124,7 @@ int Run(int argc, char** argv) {
     std::cerr << "bench-churn-driver: cannot open " << events_path << "\n";
     return 1;
   }
-  std::map<std::string, std::string> uid_of_key;  // Delete events name the pod, not its uid.
-  std::string line;
-  while (std::getline(events, line)) {
-    if (line.empty()) continue;
-    nlohmann::json event = nlohmann::json::parse(line);
-    const nlohmann::json& pod = event.at("pod");
-    if (event.at("op") == "add") {
-      PodRequest request = RequestOf(pod);
-      uid_of_key[request.pod_key] = request.pod_uid;
-      for (const ContainerDecision& decision : allocator->AddRequest(request)) {
-        std::cout << DecisionLine(request.pod_key, decision).dump() << "\n";
-      }
-    } else {
-      const nlohmann::json& metadata = pod.at("metadata");
-      std::string key = metadata.at("namespace").get<std::string>() + "/" +
-                        metadata.at("name").get<std::string>();
-      auto uid = uid_of_key.find(key);
-      CpuSet released;
-      if (uid != uid_of_key.end()) {
-        released = allocator->RemovePod(uid->second);
-        uid_of_key.erase(uid);
-      }
-      std::cout << nlohmann::json{{"deleted", key}, {"released", released.ToString()}}.dump()
-                << "\n";
-    }
-  }
+  Replay(events, *allocator);
   return 0;
 }
 
