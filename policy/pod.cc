@@ -30,7 +30,7 @@ const json* Member(const json& object, const char* key) {
 absl::Status RequireObject(const json& value, absl::string_view context, absl::string_view field) {
   if (value.is_object()) return absl::OkStatus();
   return FieldError(context,
-                    absl::StrCat(field, " is a ", value.type_name(), "; expected an object"));
+                    absl::StrCat(field, " is a JSON ", value.type_name(), "; expected an object"));
 }
 
 // Reads a string field, "" when absent or null. Numbers and booleans are spelled as JSON prints
@@ -42,7 +42,7 @@ absl::StatusOr<std::string> StringField(const json& object, const char* key,
   if (value->is_string()) return value->get<std::string>();
   if (value->is_number() || value->is_boolean()) return value->dump();
   return FieldError(context,
-                    absl::StrCat(field, " is a ", value->type_name(), "; expected a string"));
+                    absl::StrCat(field, " is a JSON ", value->type_name(), "; expected a string"));
 }
 
 template <typename Parser>
@@ -130,8 +130,9 @@ absl::Status ReadContainers(const json& spec, const char* key, bool init, absl::
   if (items == nullptr) return absl::OkStatus();
   std::string field = absl::StrCat("spec.", key);
   if (!items->is_array()) {
-    return FieldError(absl::StrCat("pod ", pod),
-                      absl::StrCat(field, " is a ", items->type_name(), "; expected an array"));
+    return FieldError(
+        absl::StrCat("pod ", pod),
+        absl::StrCat(field, " is a JSON ", items->type_name(), "; expected an array"));
   }
   for (size_t i = 0; i < items->size(); ++i) {
     absl::StatusOr<ContainerSpec> container =
@@ -182,8 +183,8 @@ absl::Status ReadStatuses(const json& status, const char* key, bool init, absl::
   std::string context = absl::StrCat("pod ", pod);
   std::string field = absl::StrCat("status.", key);
   if (!items->is_array()) {
-    return FieldError(context,
-                      absl::StrCat(field, " is a ", items->type_name(), "; expected an array"));
+    return FieldError(
+        context, absl::StrCat(field, " is a JSON ", items->type_name(), "; expected an array"));
   }
   for (size_t i = 0; i < items->size(); ++i) {
     const json& item = (*items)[i];
@@ -268,7 +269,7 @@ const char* QosClassName(QosClass qos) {
 absl::StatusOr<Pod> ParsePodJson(const json& object) {
   if (!object.is_object()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("pod is a ", object.type_name(), "; expected a Pod object"));
+        absl::StrCat("pod is a JSON ", object.type_name(), "; expected a Pod object"));
   }
   if (const json* kind = Member(object, "kind"); kind != nullptr && *kind != "Pod") {
     return absl::InvalidArgumentError(
@@ -308,7 +309,7 @@ absl::StatusOr<PodList> ParsePodList(absl::string_view text) {
   if (!object.ok()) return object.status();
   if (!object->is_object()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("pod list is a ", object->type_name(), "; expected a PodList object"));
+        absl::StrCat("pod list is a JSON ", object->type_name(), "; expected a PodList object"));
   }
   if (const json* kind = Member(*object, "kind"); kind != nullptr && *kind != "PodList") {
     return absl::InvalidArgumentError(absl::StrCat("object of kind ", kind->dump(),
@@ -321,7 +322,7 @@ absl::StatusOr<PodList> ParsePodList(absl::string_view text) {
   if (items == nullptr) return list;
   if (!items->is_array()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("pod list items is a ", items->type_name(), "; expected an array"));
+        absl::StrCat("pod list items is a JSON ", items->type_name(), "; expected an array"));
   }
   for (size_t i = 0; i < items->size(); ++i) {
     absl::StatusOr<Pod> pod = ParsePodJson((*items)[i]);
