@@ -86,6 +86,7 @@ TEST(ParseMemoryBytes, AcceptsQuantityGrammar) {
       {"1.5Gi", int64_t{3} << 29},
       {"1Ki", 1024},
       {"1Ei", int64_t{1} << 60},
+      {"1E", 1000000000000000000},  // A lone "E" is the exa suffix, not an exponent.
       {"7Ei", int64_t{7} << 60},
       {"0", 0},
       {"100m", 1},  // A fraction of a byte rounds up, as the kubelet does.
