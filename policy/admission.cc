@@ -99,10 +99,11 @@ CpuField CpuRequestOf(const Resources& r) {
   return out;
 }
 
-// True when the pod is Burstable only because some container's CPU quantity is zero: the kubelet
-// counts zero as unset, so `cpu: "0"` with equal requests and limits silently loses Guaranteed.
-bool GuaranteedButForZeroCpu(const Pod& pod) {
-  bool any_zero = false;
+// The first container whose zero CPU quantity alone keeps the pod from Guaranteed, or nullptr. The
+// kubelet counts zero as unset, so `cpu: "0"` with equal requests and limits silently makes the
+// pod Burstable.
+const ContainerSpec* ZeroCpuContainer(const Pod& pod) {
+  const ContainerSpec* zero = nullptr;
   bool rest_guaranteed = true;
   auto visit = [&](const ContainerSpec& container) {
     const Resources& r = container.resources;
@@ -113,11 +114,11 @@ bool GuaranteedButForZeroCpu(const Pod& pod) {
     if (!r.memory_limit_bytes || *r.memory_limit_bytes == 0 || memory != r.memory_limit_bytes) {
       rest_guaranteed = false;
     }
-    if (r.cpu_limit_millis && *r.cpu_limit_millis == 0) any_zero = true;
+    if (zero == nullptr && r.cpu_limit_millis && *r.cpu_limit_millis == 0) zero = &container;
   };
   for (const ContainerSpec& container : pod.init_containers) visit(container);
   for (const ContainerSpec& container : pod.containers) visit(container);
-  return any_zero && rest_guaranteed;
+  return rest_guaranteed ? zero : nullptr;
 }
 
 absl::Status NotWholeError(const Pod& pod, const ContainerSpec& container, const CpuField& cpu,
@@ -130,7 +131,7 @@ absl::Status NotWholeError(const Pod& pod, const ContainerSpec& container, const
 }
 
 ContainerRequest RequestFor(const Pod& pod, const ContainerSpec& container,
-                            const PodRequest& request, bool zero_cpu_hint,
+                            const PodRequest& request, const ContainerSpec* zero_cpu,
                             const Topology& topology) {
   ContainerRequest out;
   out.container = container.name;
@@ -139,10 +140,18 @@ ContainerRequest RequestFor(const Pod& pod, const ContainerSpec& container,
 
   CpuField cpu = CpuRequestOf(container.resources);
   if (request.qos != QosClass::kGuaranteed) {
-    if (zero_cpu_hint && cpu.millis == 0 && !cpu.field.empty()) {
+    if (zero_cpu == nullptr) return out;
+    if (cpu.millis == 0) {
       out.error = NotWholeError(pod, container, cpu,
                                 "; the kubelet counts a zero CPU quantity as unset, so the pod is "
                                 "Burstable and every container runs in the shared pool");
+    } else {
+      CpuField zero = CpuRequestOf(zero_cpu->resources);
+      out.error = absl::InvalidArgumentError(absl::StrCat(
+          "pod ", pod.Key(), " container ", container.name,
+          ": runs in the shared pool because the pod is Burstable: container ", zero_cpu->name,
+          " has ", zero.field, " \"", zero.text,
+          "\", which the kubelet counts as unset; give it a whole number of CPUs such as \"1\""));
     }
     return out;
   }
@@ -185,10 +194,11 @@ PodRequest Admit(const Pod& pod, const Topology& topology) {
     request.annotation_error = node.ok() ? policy : node;
   }
 
-  bool zero_cpu_hint = request.qos != QosClass::kGuaranteed && GuaranteedButForZeroCpu(pod);
+  const ContainerSpec* zero_cpu =
+      request.qos == QosClass::kGuaranteed ? nullptr : ZeroCpuContainer(pod);
   for (const auto* list : {&pod.init_containers, &pod.containers}) {
     for (const ContainerSpec& container : *list) {
-      request.containers.push_back(RequestFor(pod, container, request, zero_cpu_hint, topology));
+      request.containers.push_back(RequestFor(pod, container, request, zero_cpu, topology));
     }
   }
   return request;

@@ -156,6 +156,27 @@ TEST(Admit, ZeroCpuExplainsBurstable) {
   EXPECT_THAT(Message(request.containers[0].error), HasSubstr("Burstable"));
 }
 
+TEST(Admit, ZeroCpuSidecarExplainsOthers) {
+  absl::StatusOr<Pod> pod = ParsePod(R"(
+metadata: {name: web}
+spec:
+  containers:
+  - name: app
+    resources: {limits: {cpu: "2", memory: 1Gi}}
+  - name: helper
+    resources: {limits: {cpu: "0", memory: 64Mi}}
+)");
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  PodRequest request = Admit(*pod, TwoNodesInterleaved());
+  EXPECT_EQ(request.qos, QosClass::kBurstable);
+  ASSERT_EQ(request.containers.size(), 2u);
+  EXPECT_EQ(request.containers[0].exclusive_cpus, 0);
+  std::string app = Message(request.containers[0].error);
+  EXPECT_THAT(app, HasSubstr("pod default/web container app"));
+  EXPECT_THAT(app, HasSubstr("container helper has resources.limits.cpu \"0\""));
+  EXPECT_THAT(request.containers[1].error.message(), HasSubstr("container helper"));
+}
+
 TEST(Admit, LimitOnlyCpuNamesLimitField) {
   absl::StatusOr<Pod> pod = ParsePod(R"(
 metadata: {name: web}

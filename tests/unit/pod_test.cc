@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 
 #include "nlohmann/json.hpp"
@@ -318,6 +319,37 @@ TEST(ParsePod, BadInputNamesPodFieldAndValue) {
     EXPECT_EQ(pod.status().code(), absl::StatusCode::kInvalidArgument) << c.name;
     for (const char* fragment : c.fragments) {
       EXPECT_THAT(Message(pod.status()), HasSubstr(fragment)) << c.name;
+    }
+  }
+}
+
+// Byte-level mutations of a real pod must give a pod or an InvalidArgument error, never a crash or
+// an escaped exception.
+TEST(ParsePod, MutatedInputNeverCrashes) {
+  for (const char* fixture : {"pods/web-guaranteed.json", "pods/web-guaranteed.yaml"}) {
+    const std::string original = ReadFixture(fixture);
+    std::mt19937 random(20261204);
+    const std::string alphabet = "{}[]:,\"'-.0123456789emiKGabc \n\t#&*!|>~";
+    for (int round = 0; round < 400; ++round) {
+      std::string text = original;
+      for (int edit = 0; edit < 1 + round % 5; ++edit) {
+        size_t pos = random() % text.size();
+        switch (random() % 3) {
+          case 0:
+            text[pos] = alphabet[random() % alphabet.size()];
+            break;
+          case 1:
+            text.erase(pos, 1 + random() % 8);
+            break;
+          default:
+            text.insert(pos, 1, alphabet[random() % alphabet.size()]);
+        }
+      }
+      absl::StatusOr<Pod> pod = ParsePod(text);
+      if (!pod.ok()) {
+        EXPECT_EQ(pod.status().code(), absl::StatusCode::kInvalidArgument)
+            << fixture << " round " << round << ": " << pod.status();
+      }
     }
   }
 }
