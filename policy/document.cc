@@ -2,6 +2,7 @@
 #include "policy/document.h"
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -82,8 +83,13 @@ absl::StatusOr<nlohmann::json> ParseJsonOrYaml(absl::string_view text,
   }
 
   try {
-    YAML::Node root = YAML::Load(std::string(text));
-    absl::StatusOr<nlohmann::json> value = YamlToJson(root, 0);
+    // LoadAll, because Load would silently drop every document after the first.
+    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
+    if (documents.size() != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(source_name, " contains ", documents.size(),
+                                                     " YAML documents; expected exactly one"));
+    }
+    absl::StatusOr<nlohmann::json> value = YamlToJson(documents[0], 0);
     if (!value.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(source_name, " is not valid YAML: ", value.status().message()));

@@ -70,6 +70,10 @@ TEST(ParseJsonOrYaml, ErrorsNameInput) {
   ASSERT_FALSE(complex_key.ok());
   EXPECT_THAT(std::string(complex_key.status().message()), HasSubstr("not a plain string"));
 
+  absl::StatusOr<json> two = ParseJsonOrYaml("a: 1\n---\nb: 2\n", "two.yaml");
+  ASSERT_FALSE(two.ok());
+  EXPECT_THAT(std::string(two.status().message()), HasSubstr("two.yaml contains 2 YAML documents"));
+
   absl::StatusOr<json> empty = ParseJsonOrYaml(" \n\t", "empty.yaml");
   ASSERT_FALSE(empty.ok());
   EXPECT_THAT(std::string(empty.status().message()), HasSubstr("empty.yaml is empty"));
