@@ -89,17 +89,19 @@ TEST(TopologyReport, TextShowsInterleavedNodes) {
 TEST(TopologyReport, JsonMatchesTopology) {
   Topology topology = MustLoadTopology(TopologyFixture("16amd64-4distances.xml"));
   nlohmann::json report = nlohmann::json::parse(TopologyJson(topology));
-  ASSERT_EQ(report["numa_nodes"].size(), 8u);
-  EXPECT_EQ(report["numa_nodes"][0]["id"], 0);
-  EXPECT_EQ(report["numa_nodes"][0]["cpus"], "2-3") << "NUMA order differs from CPU order";
-  EXPECT_EQ(report["numa_nodes"][1]["cpus"], "0-1");
-  EXPECT_GT(report["numa_nodes"][0]["memory_bytes"].get<uint64_t>(), 0u);
+  ASSERT_EQ(report["nodes"].size(), 8u);
+  EXPECT_EQ(report["nodes"][0]["id"], 0);
+  EXPECT_EQ(report["nodes"][0]["cpus"], "2-3") << "NUMA order differs from CPU order";
+  EXPECT_EQ(report["nodes"][1]["cpus"], "0-1");
+  EXPECT_GT(report["nodes"][0]["memory_bytes"].get<uint64_t>(), 0u);
   EXPECT_EQ(report["cores"].size(), topology.cores().size());
   EXPECT_EQ(report["assignable_cpus"], "0-15");
-  EXPECT_EQ(report["distances"]["reported"], true);
-  ASSERT_EQ(report["distances"]["matrix"].size(), 8u);
-  EXPECT_EQ(report["distances"]["matrix"][0][0], 10);
-  EXPECT_EQ(report["distances"]["matrix"][0].size(), 8u);
+  EXPECT_EQ(report["distances_reported"], true);
+  ASSERT_EQ(report["distances"].size(), 8u);
+  EXPECT_EQ(report["distances"][0].size(), 8u);
+  EXPECT_EQ(report["distances"][0][0], 10);
+  EXPECT_EQ(report["distances"][0][4], 20);
+  EXPECT_EQ(report["nodes"][3]["distances"], report["distances"][3]);
   EXPECT_FALSE(report["packages"].empty());
 }
 
@@ -127,7 +129,7 @@ TEST(TopologyCommand, PrintsSyntheticJson) {
       kExitOk)
       << err.str();
   nlohmann::json report = nlohmann::json::parse(out.str());
-  EXPECT_EQ(report["numa_nodes"].size(), 2u);
+  EXPECT_EQ(report["nodes"].size(), 2u);
   EXPECT_EQ(report["smt_width"], 2);
 }
 

@@ -99,17 +99,29 @@ std::string TopologyText(const Topology& topology) {
   return out.str();
 }
 
+// Each node carries its own row of the distance matrix, and the top-level "distances" is the
+// same matrix, rows and columns in the order of "nodes".
 std::string TopologyJson(const Topology& topology) {
   nlohmann::ordered_json root;
   root["source"] = topology.source();
   root["assignable_cpus"] = topology.assignable_cpus().ToString();
   root["smt_width"] = topology.SmtWidth();
 
-  root["numa_nodes"] = nlohmann::ordered_json::array();
-  for (const NumaNode& node : topology.numa_nodes()) {
-    root["numa_nodes"].push_back(
-        {{"id", node.id}, {"cpus", node.cpus.ToString()}, {"memory_bytes", node.memory_bytes}});
+  nlohmann::ordered_json matrix = nlohmann::ordered_json::array();
+  root["nodes"] = nlohmann::ordered_json::array();
+  for (const NumaNode& from : topology.numa_nodes()) {
+    std::vector<int> row;
+    for (const NumaNode& to : topology.numa_nodes())
+      row.push_back(topology.Distance(from.id, to.id));
+    root["nodes"].push_back({{"id", from.id},
+                             {"cpus", from.cpus.ToString()},
+                             {"memory_bytes", from.memory_bytes},
+                             {"distances", row}});
+    matrix.push_back(row);
   }
+  root["distances"] = matrix;
+  root["distances_reported"] = topology.HasDistanceMatrix();
+
   root["cores"] = nlohmann::ordered_json::array();
   for (const Core& core : topology.cores()) {
     root["cores"].push_back({{"index", core.index},
@@ -127,15 +139,6 @@ std::string TopologyJson(const Topology& topology) {
     root["packages"].push_back(
         {{"id", id}, {"cpus", package.cpus.ToString()}, {"numa_nodes", package.nodes.ToVector()}});
   }
-
-  nlohmann::ordered_json distances = nlohmann::ordered_json::array();
-  for (const NumaNode& from : topology.numa_nodes()) {
-    std::vector<int> row;
-    for (const NumaNode& to : topology.numa_nodes())
-      row.push_back(topology.Distance(from.id, to.id));
-    distances.push_back(row);
-  }
-  root["distances"] = {{"reported", topology.HasDistanceMatrix()}, {"matrix", distances}};
   return root.dump(2) + "\n";
 }
 
