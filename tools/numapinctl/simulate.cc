@@ -32,8 +32,6 @@ using UidByKey = std::map<std::string, std::string>;
 // cannot collide with a real (UUID) uid.
 std::string DerivedUid(const std::string& key) { return "numapinctl-simulate:" + key; }
 
-ordered_json NodeList(const CpuSet& nodes) { return nodes.ToVector(); }
-
 ordered_json DecisionLine(const Pod& pod, const ContainerDecision& decision,
                           const NodeAllocator& allocator) {
   const Topology& topology = allocator.topology();
@@ -49,7 +47,7 @@ ordered_json DecisionLine(const Pod& pod, const ContainerDecision& decision,
   line["qos"] = QosClassName(ComputeQos(pod));
   line["exclusive"] = decision.exclusive;
   line["cpus"] = cpus.ToString();
-  line["numa_nodes"] = NodeList(nodes);
+  line["numa_nodes"] = nodes.ToVector();
   line["mems"] = mems.ToString();
   line["error"] = decision.error.ok() ? ordered_json(nullptr)
                                       : ordered_json(std::string(decision.error.message()));
@@ -69,10 +67,14 @@ absl::Status ApplyAdd(const json& pod_object, NodeAllocator& allocator, UidByKey
   return absl::OkStatus();
 }
 
-// Finds the uid of a pod named by a delete or init_done event: metadata.uid when given, else the
-// uid its add used.
-absl::StatusOr<std::pair<std::string, std::string>> ResolvePod(const json& pod_object,
-                                                               const UidByKey& uids) {
+struct PodName {
+  std::string key;  // "namespace/name".
+  std::string uid;
+};
+
+// Finds the pod named by a delete or init_done event: its uid is metadata.uid when given, else
+// the uid its add used.
+absl::StatusOr<PodName> ResolvePod(const json& pod_object, const UidByKey& uids) {
   const json* metadata = nullptr;
   if (pod_object.is_object() && pod_object.contains("metadata")) metadata = &pod_object["metadata"];
   if (metadata == nullptr || !metadata->is_object()) {
@@ -93,12 +95,12 @@ absl::StatusOr<std::pair<std::string, std::string>> ResolvePod(const json& pod_o
     auto it = uids.find(key);
     uid = it != uids.end() ? it->second : DerivedUid(key);
   }
-  return std::make_pair(key, uid);
+  return PodName{key, uid};
 }
 
 absl::Status ApplyRelease(const std::string& op, const json& pod_object, NodeAllocator& allocator,
                           UidByKey& uids, std::ostream& out) {
-  absl::StatusOr<std::pair<std::string, std::string>> pod = ResolvePod(pod_object, uids);
+  absl::StatusOr<PodName> pod = ResolvePod(pod_object, uids);
   if (!pod.ok()) return pod.status();
   const auto& [key, uid] = *pod;
   if (!allocator.HasPod(uid)) {
