@@ -1,6 +1,6 @@
-// Daemon with a fake pod source and a fake scheduler monitor on real v1 cpuset cgroups (root):
-// the cgroups and CPU owners the monitor is given, an outside-run event repaired at once, and
-// the monitor released when the pod goes away.
+// Daemon with a fake pod source and a fake scheduler monitor on real v1 cpuset cgroups (root).
+// Checks the cgroups and CPU owners the monitor receives, the repair of an outside-run event, and
+// untracking when the pod goes away.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -56,7 +56,7 @@ class FakePodSource : public PodSource {
   std::vector<Pod> pods_;
 };
 
-// Records what the daemon tells the monitor and delivers events the test queues.
+// Records the daemon's calls and delivers the events the test queues.
 class FakeMonitor : public SchedMonitor {
  public:
   FakeMonitor() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
