@@ -1,6 +1,6 @@
 // Daemon with a fake pod source and a fake scheduler monitor on real v1 cpuset cgroups (root).
 // Checks the cgroups and CPU owners the monitor receives, the repair of an outside-run event, and
-// untracking when the pod goes away.
+// untracking when the pod goes away, and a checkpoint naming a CPU the topology lacks.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -154,7 +154,7 @@ bool WaitFor(Condition condition) {
   return condition();
 }
 
-class DaemonMonitorTest : public testing::Test {
+class DaemonLoopTest : public testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0 || access(kCpusetMount, W_OK) != 0) {
@@ -174,6 +174,10 @@ class DaemonMonitorTest : public testing::Test {
     ASSERT_NE(mkdtemp(pattern), nullptr);
     state_dir_ = pattern;
 
+  }
+
+  // Starts the loop on its own thread; the checkpoint, if a test wants one, is written first.
+  void StartDaemon() {
     BlockDaemonSignals();
     DaemonOptions options;
     options.cgroup_root = root_;
@@ -190,6 +194,7 @@ class DaemonMonitorTest : public testing::Test {
     daemon_ = *std::move(daemon);
     loop_ = std::thread([this] { run_status_ = daemon_->Run(); });
   }
+
 
   void TearDown() override {
     if (loop_.joinable()) {
@@ -220,7 +225,8 @@ class DaemonMonitorTest : public testing::Test {
   absl::Status run_status_;
 };
 
-TEST_F(DaemonMonitorTest, TracksPinnedContainerAndItsCpu) {
+TEST_F(DaemonLoopTest, TracksPinnedContainerAndItsCpu) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
   source_->SetPods({GuaranteedPod()});
   ASSERT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }));
 
@@ -234,7 +240,8 @@ TEST_F(DaemonMonitorTest, TracksPinnedContainerAndItsCpu) {
   EXPECT_EQ(monitor_->owners.at(0), std::nullopt) << "CPU 0 is in the shared pool";
 }
 
-TEST_F(DaemonMonitorTest, OutsideRunIsRepairedAtOnce) {
+TEST_F(DaemonLoopTest, OutsideRunIsRepairedAtOnce) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
   source_->SetPods({GuaranteedPod()});
   ASSERT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }));
   uint32_t slot;
@@ -271,7 +278,8 @@ TEST_F(DaemonMonitorTest, OutsideRunIsRepairedAtOnce) {
   EXPECT_EQ(snapshot->drift_detected.at("cpuset"), 1u) << "the read-back on the event found it";
 }
 
-TEST_F(DaemonMonitorTest, RemovedPodIsUntracked) {
+TEST_F(DaemonLoopTest, RemovedPodIsUntracked) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
   source_->SetPods({GuaranteedPod()});
   ASSERT_TRUE(WaitFor([&] {
     std::lock_guard<std::mutex> lock(monitor_->mutex);
@@ -286,6 +294,28 @@ TEST_F(DaemonMonitorTest, RemovedPodIsUntracked) {
   }));
   std::lock_guard<std::mutex> lock(monitor_->mutex);
   EXPECT_EQ(monitor_->owners.at(1), std::nullopt) << "CPU 1 back in the shared pool";
+}
+
+TEST_F(DaemonLoopTest, CheckpointCpuThatNoLongerExistsIsReleased) {
+  CheckpointData data;
+  CheckpointEntry entry;
+  entry.record.pod_uid = kUid;
+  entry.record.pod_key = "default/web";
+  entry.record.container = "app";
+  entry.record.assignment = Assignment{CpuSet{7}, CpuSet{3}, CpuSet{3}};
+  data.entries.push_back(entry);
+  ASSERT_TRUE(CheckpointStore(state_dir_).Save(data).ok());
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+
+  source_->SetPods({GuaranteedPod()});
+
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }))
+      << "a fresh assignment on the topology's CPUs";
+  EXPECT_TRUE(WaitFor([&] {
+    absl::StatusOr<CheckpointData> saved = CheckpointStore(state_dir_).Load();
+    return saved.ok() && saved->entries.size() == 1 &&
+           saved->entries[0].record.assignment.cpus.ToString() == "1";
+  })) << "the checkpoint no longer holds CPU 7";
 }
 
 }  // namespace
