@@ -1,5 +1,5 @@
 // Daemon with a fake pod source and a fake scheduler monitor on real v1 cpuset cgroups (root).
-// Checks the cgroups and CPU owners the monitor receives, the repair of an outside-run event, and
+// Checks the cgroups and CPU owners the monitor receives, the repair of an outside-run event,
 // untracking when the pod goes away, and a checkpoint naming a CPU the topology lacks.
 #include <gtest/gtest.h>
 #include <signal.h>
