@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Baseline for tools/bench/bpf-cost: a tp_btf sched_switch program that does nothing, so its
+ * run time is the fixed cost of entering any BPF program on that tracepoint. */
+#include "vmlinux.h"
+
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(sched_switch_empty) { return 0; }
