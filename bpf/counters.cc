@@ -42,10 +42,7 @@ void AddCpuCounters(std::span<const std::byte> per_cpu_values, int num_cpus,
   if (snapshot.cpus.size() < static_cast<size_t>(num_cpus)) snapshot.cpus.resize(num_cpus);
 
   for (int cpu = 0; cpu < num_cpus; ++cpu) {
-    // Only the leading counters matter here, but the stride is that of the whole value.
-    numapin_cpu_counters value;
-    std::memcpy(&value, per_cpu_values.data() + cpu * PerCpuStride(sizeof(numapin_cpu_data)),
-                sizeof(value));
+    auto value = ValueOfCpu<numapin_cpu_data>(per_cpu_values, cpu).counters;
     snapshot.cpus[cpu].kthread_ns += value.foreign_kthread_ns;
     snapshot.cpus[cpu].tracked_ns += value.foreign_tracked_ns;
     snapshot.cpus[cpu].host_ns += value.foreign_host_ns;

@@ -158,6 +158,7 @@ absl::Status Monitor::SetCpu(int cpu, int numa_node, std::optional<uint32_t> own
                            sizeof(config), BPF_ANY) != 0) {
     return MapError(-errno, absl::StrCat("set CPU ", cpu));
   }
+  BumpGeneration();
   return absl::OkStatus();
 }
 
@@ -175,8 +176,8 @@ absl::Status Monitor::ResetSlot(uint32_t slot) {
   return absl::OkStatus();
 }
 
-// Cached cgroup -> slot results of older generations are ignored by the programs, so the bump
-// must follow the map change it announces.
+// The programs recompute cached cgroup -> slot results and the placement of the running task
+// when the generation changes, so the bump must follow the map change it announces.
 void Monitor::BumpGeneration() {
   __atomic_fetch_add(&skeleton_->bss->tracking_generation, 1, __ATOMIC_RELEASE);
 }
@@ -211,7 +212,10 @@ absl::Status Monitor::TrackCgroup(uint64_t cgroup_id, uint32_t slot, const std::
                            sizeof(config), BPF_ANY) != 0) {
     return MapError(-errno, absl::StrCat("set the CPUs of slot ", slot));
   }
-  if (tracked != slot_of_cgroup_.end()) return absl::OkStatus();
+  if (tracked != slot_of_cgroup_.end()) {
+    BumpGeneration();
+    return absl::OkStatus();
+  }
 
   if (absl::Status status = ResetSlot(slot); !status.ok()) return status;
   if (bpf_map__update_elem(skeleton_->maps.cgroup_slots, &cgroup_id, sizeof(cgroup_id), &slot,

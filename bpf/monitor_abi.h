@@ -47,13 +47,13 @@ struct numapin_slot_counters {
   __u64 allowed_ns;
   __u64 outside_ns;
   __u64 remote_numa_ns;
-  __u64 switches_in;
+  __u64 switches_in; /* counted when the slice that began with it ends */
   __u64 migrations;
   __u64 cross_numa_migrations;
   __u64 violations;
 };
 
-/* Counters of one CPU; the first member of that CPU's numapin_cpu_data. */
+/* Counters of one CPU, kept in that CPU's numapin_cpu_data. */
 struct numapin_cpu_counters {
   __u64 foreign_kthread_ns; /* kernel threads on a CPU that a container owns */
   __u64 foreign_tracked_ns; /* tasks of other tracked containers there */
@@ -63,22 +63,30 @@ struct numapin_cpu_counters {
   __u64 drops_ringbuf_full;
 };
 
+/* Where a tracked task runs, relative to its container's assignment. */
+#define NUMAPIN_PLACEMENT_ALLOWED 1u /* the CPU is in the assignment */
+#define NUMAPIN_PLACEMENT_LOCAL 2u   /* the CPU is on one of the container's NUMA nodes */
+
 struct numapin_slot_cache_entry {
-  __u64 cgroup_id;
+  __u64 css_set; /* address of the struct css_set whose slot is cached */
   __u32 slot;
   __u32 generation;
+  __u32 placement; /* NUMAPIN_PLACEMENT_* bits of the slot on this CPU */
+  __u32 pad;
 };
 
-/* Value of the per-CPU cpu_data array (one entry): counters plus the state of the task running
- * on that CPU, so that sched_switch classifies `prev` without reading it again. */
+/* Value of the per-CPU cpu_data array (one entry): the state of the task running on that CPU,
+ * so that sched_switch classifies `prev` without reading its cgroups again, plus counters. */
 struct numapin_cpu_data {
-  struct numapin_cpu_counters counters;
-  __u64 last_switch_ns;
-  __u64 current_task; /* task_struct address switched in last, 0 before the first switch */
+  /* Read and written on every switch, so they lead the value. */
+  __u64 current_task;       /* task_struct address switched in last, 0 before the first switch */
+  __u64 current_runtime_ns; /* se.sum_exec_runtime of the current task at its switch-in */
   __u32 current_class;
   __u32 current_slot;
   __u32 current_generation;
-  __u32 pad;
+  __u32 current_placement; /* NUMAPIN_PLACEMENT_* bits of a tracked current task */
+  __u64 pointer_scratch;    /* turns a BTF pointer into a number the verifier lets us hash */
+  struct numapin_cpu_counters counters;
   struct numapin_slot_cache_entry cache[NUMAPIN_SLOT_CACHE_SIZE];
 };
 

@@ -123,7 +123,9 @@ TestCgroup::~TestCgroup() {
   // Only processes this test added are moved; a dead one is already gone from cgroup.procs.
   std::string parent = path_.substr(0, path_.rfind('/'));
   for (pid_t pid : added_) {
-    if (kill(pid, 0) == 0) WriteFile(absl::StrCat(parent, "/cgroup.procs"), absl::StrCat(pid));
+    if (kill(pid, 0) == 0) {
+      WriteFile(absl::StrCat(parent, "/cgroup.procs"), absl::StrCat(pid)).IgnoreError();
+    }
   }
   // A reaped task can linger in the cgroup for a moment, which makes rmdir fail with EBUSY.
   for (int attempt = 0; attempt < 100 && rmdir(path_.c_str()) != 0 && errno == EBUSY; ++attempt) {
@@ -164,9 +166,23 @@ void ChildProcess::Stop() {
   if (release_fd_ >= 0) close(release_fd_);
   release_fd_ = -1;
   if (pid_ <= 0) return;
+  if (kill(pid_, SIGSTOP) == 0) {
+    int status = 0;
+    waitpid(pid_, &status, WUNTRACED);
+    final_run_time_ns_ = RunTimeNs();
+  }
   kill(pid_, SIGKILL);
   waitpid(pid_, nullptr, 0);
   pid_ = -1;
+}
+
+uint64_t ChildProcess::RunTimeNs() const {
+  if (pid_ <= 0) return final_run_time_ns_;
+  // The first field of /proc/<pid>/schedstat is the time on CPU in nanoseconds.
+  std::ifstream schedstat(absl::StrCat("/proc/", pid_, "/schedstat"));
+  uint64_t run_time_ns = 0;
+  schedstat >> run_time_ns;
+  return run_time_ns;
 }
 
 absl::Status ChildProcess::Release() {

@@ -69,14 +69,19 @@ class ChildProcess {
 
   absl::Status Release();
   absl::Status PinTo(int cpu);
-  // Kills and reaps the process now.
+  // Stops the process, so that its last slice ends, records its run time, then kills and
+  // reaps it.
   void Stop();
+  // CPU time the kernel charged to the process (se.sum_exec_runtime), in nanoseconds: the
+  // current value while it runs, the final one after Stop().
+  uint64_t RunTimeNs() const;
   pid_t pid() const { return pid_; }
 
  private:
   ChildProcess(pid_t pid, int release_fd) : pid_(pid), release_fd_(release_fd) {}
   pid_t pid_;
   int release_fd_;
+  uint64_t final_run_time_ns_ = 0;
 };
 
 }  // namespace numapin::testing
