@@ -99,9 +99,8 @@ absl::StatusOr<std::unique_ptr<Monitor>> Monitor::Start(const MonitorOptions& op
   if (absl::Status status = CheckKernelSupport(); !status.ok()) return status;
   if (options.attach != AttachType::kAuto) return StartWith(options, options.attach);
 
-  // A kernel without BPF trampolines (tp_btf) still runs the raw_tp twins.
-  bool tracing = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACING, nullptr) == 1;
-  if (!tracing) return StartWith(options, AttachType::kRawTp);
+  // A kernel without BPF trampolines rejects tp_btf but still runs the raw_tp twins. Loading is
+  // the probe: libbpf 1.1's libbpf_probe_bpf_prog_type() does not support tracing programs.
   absl::StatusOr<std::unique_ptr<Monitor>> monitor = StartWith(options, AttachType::kTpBtf);
   if (monitor.ok() || absl::IsPermissionDenied(monitor.status())) return monitor;
   return StartWith(options, AttachType::kRawTp);
@@ -178,7 +177,7 @@ absl::Status Monitor::ResetSlot(uint32_t slot) {
 
 // The programs recompute cached cgroup -> slot results and the placement of the running task
 // when the generation changes, so the bump must follow the map change it announces.
-void Monitor::BumpGeneration() {
+void Monitor::BumpGeneration() const {
   __atomic_fetch_add(&skeleton_->bss->tracking_generation, 1, __ATOMIC_RELEASE);
 }
 
@@ -261,6 +260,7 @@ absl::StatusOr<CounterSnapshot> Monitor::ReadCounters() const {
     return MapError(-errno, "read the per-CPU counters");
   }
   AddCpuCounters(values, num_cpus_, snapshot);
+  BumpGeneration();
   return snapshot;
 }
 

@@ -81,7 +81,8 @@ class Monitor {
   absl::Status UntrackCgroup(uint64_t cgroup_id);
 
   // Sums the per-CPU counters. Run time is added when a task leaves a CPU, so the slice of a
-  // task still running is not in the snapshot yet.
+  // task still running is not in the snapshot yet. Each read also makes the programs rebuild
+  // their cgroup -> slot caches, which bounds the life of a stale entry.
   absl::StatusOr<CounterSnapshot> ReadCounters() const;
 
   // Becomes readable when violation events wait; add it to an epoll set and call Consume.
@@ -111,7 +112,7 @@ class Monitor {
   static int HandleRecord(void* context, void* data, size_t size);
   absl::Status InitCpus();
   absl::Status ResetSlot(uint32_t slot);
-  void BumpGeneration();
+  void BumpGeneration() const;
 
   MonitorOptions options_;
   AttachType attach_type_;

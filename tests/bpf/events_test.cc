@@ -127,6 +127,13 @@ TEST_F(EventsTest, EventFdWakesEpoll) {
   EXPECT_GT(*consumed, 0);
 }
 
+TEST_F(EventsTest, StartPrefersTpBtf) {
+  auto monitor = Monitor::Start(MonitorOptions{});
+  ASSERT_TRUE(monitor.ok()) << monitor.status();
+  EXPECT_EQ((*monitor)->attach_type(), AttachType::kTpBtf)
+      << "this kernel has BTF, so tp_btf programs should load";
+}
+
 TEST_F(EventsTest, StartRejectsRingBufferSize) {
   MonitorOptions options;
   options.ringbuf_bytes = 3 * 4096;
