@@ -1,4 +1,4 @@
-// Captures libbpf's log and maps load failures to statuses that say which and what to do.
+// Captures libbpf's log and maps load failures to statuses that name the cause and the fix.
 #include "bpf/load_error.h"
 
 #include <bpf/libbpf.h>
@@ -67,10 +67,10 @@ std::string LibbpfLogCapture::Tail(int max_lines) const {
 
 absl::Status CheckKernelSupport() {
   if (!std::filesystem::exists(kKernelBtf)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "kernel ", KernelRelease(), " has no BTF at ", kKernelBtf,
-        ", which the scheduler monitor needs for CO-RE; boot a kernel built with "
-        "CONFIG_DEBUG_INFO_BTF=y"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("kernel ", KernelRelease(), " has no BTF at ", kKernelBtf,
+                     ", which the scheduler monitor needs for CO-RE; boot a kernel built with "
+                     "CONFIG_DEBUG_INFO_BTF=y"));
   }
   int ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr);
   if (ringbuf == -EPERM) return LoadFailure(ringbuf, "probe the BPF ring buffer", "");

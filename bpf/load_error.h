@@ -1,13 +1,13 @@
 // Turns libbpf failures into absl::Status values that name the cause and the fix, with the
-// tail of libbpf's log (which holds the verifier log of a rejected program).
+// tail of libbpf's log, which contains the verifier log of a rejected program.
 #ifndef NUMAPIN_BPF_LOAD_ERROR_H_
 #define NUMAPIN_BPF_LOAD_ERROR_H_
 
 #include <mutex>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace numapin::bpf {
 

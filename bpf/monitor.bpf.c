@@ -2,7 +2,9 @@
 /* Scheduler monitor: accounts, per tracked container and per CPU, where tasks ran against where
  * they were meant to run, and sends a ring-buffer event when a tracked task runs outside its
  * CPUs. Each hook has a tp_btf and a raw_tp entry point sharing one body; userspace loads one. */
+// clang-format off: vmlinux.h must precede the libbpf headers, which use its types.
 #include "vmlinux.h"
+// clang-format on
 
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -88,12 +90,12 @@ struct task_struct___pre516 {
 /* Hot-path reads take `btf`: true in tp_btf programs, whose task pointers the verifier lets
  * them dereference directly (still relocated by CO-RE through preserve_access_index), which
  * costs a load instead of a bpf_probe_read_kernel call. raw_tp programs use BPF_CORE_READ. */
-static __always_inline struct css_set *task_css_set(struct task_struct *task, bool btf) {
+static __always_inline struct css_set* task_css_set(struct task_struct* task, bool btf) {
   return btf ? task->cgroups : BPF_CORE_READ(task, cgroups);
 }
 
 /* The cgroup that identifies a container: in the v2 hierarchy, or in the v1 cpuset one. */
-static __always_inline struct cgroup *css_set_cgroup(struct css_set *cset) {
+static __always_inline struct cgroup* css_set_cgroup(struct css_set* cset) {
   if (cgroup_mode == NUMAPIN_CGROUP_V1_CPUSET) {
     if (!bpf_core_enum_value_exists(enum cgroup_subsys_id, cpuset_cgrp_id)) return NULL;
     int id = bpf_core_enum_value(enum cgroup_subsys_id, cpuset_cgrp_id);
@@ -102,23 +104,23 @@ static __always_inline struct cgroup *css_set_cgroup(struct css_set *cset) {
   return BPF_CORE_READ(cset, dfl_cgrp);
 }
 
-static __always_inline unsigned int task_flags(struct task_struct *task, bool btf) {
+static __always_inline unsigned int task_flags(struct task_struct* task, bool btf) {
   return btf ? task->flags : BPF_CORE_READ(task, flags);
 }
 
-static __always_inline __u64 task_cgroup_id(struct task_struct *task) {
-  struct css_set *cset = BPF_CORE_READ(task, cgroups);
-  struct cgroup *cgrp = cset ? css_set_cgroup(cset) : NULL;
+static __always_inline __u64 task_cgroup_id(struct task_struct* task) {
+  struct css_set* cset = BPF_CORE_READ(task, cgroups);
+  struct cgroup* cgrp = cset ? css_set_cgroup(cset) : NULL;
   return cgrp ? BPF_CORE_READ(cgrp, kn, id) : 0;
 }
 
-static __always_inline __u64 ancestor_id(struct cgroup *cgrp, int level) {
+static __always_inline __u64 ancestor_id(struct cgroup* cgrp, int level) {
   if (bpf_core_field_exists(cgrp->ancestors)) {
-    struct cgroup *ancestor = NULL;
+    struct cgroup* ancestor = NULL;
     bpf_core_read(&ancestor, sizeof(ancestor), &cgrp->ancestors[level]);
     return BPF_CORE_READ(ancestor, kn, id);
   }
-  struct cgroup___pre60 *old = (void *)cgrp;
+  struct cgroup___pre60* old = (void*)cgrp;
   __u64 id = 0;
   bpf_core_read(&id, sizeof(id), &old->ancestor_ids[level]);
   return id;
@@ -126,8 +128,8 @@ static __always_inline __u64 ancestor_id(struct cgroup *cgrp, int level) {
 
 /* Finds the tracked container of a cgroup: the cgroup itself or one of up to
  * NUMAPIN_MAX_CGROUP_DEPTH - 1 ancestors. */
-static __always_inline __u32 walk_cgroup_slot(struct cgroup *cgrp, __u64 cgroup_id) {
-  __u32 *slot = bpf_map_lookup_elem(&cgroup_slots, &cgroup_id);
+static __always_inline __u32 walk_cgroup_slot(struct cgroup* cgrp, __u64 cgroup_id) {
+  __u32* slot = bpf_map_lookup_elem(&cgroup_slots, &cgroup_id);
   if (slot) return *slot;
 
   int level = BPF_CORE_READ(cgrp, level);
@@ -140,7 +142,7 @@ static __always_inline __u32 walk_cgroup_slot(struct cgroup *cgrp, __u64 cgroup_
   return NUMAPIN_NO_SLOT;
 }
 
-static __always_inline bool cpu_allowed(const struct numapin_slot_config *config, __u32 cpu) {
+static __always_inline bool cpu_allowed(const struct numapin_slot_config* config, __u32 cpu) {
   __u32 word = cpu / 64;
   /* Keeps clang from indexing with the unchecked 64-bit copy of the CPU number. */
   barrier_var(word);
@@ -148,14 +150,14 @@ static __always_inline bool cpu_allowed(const struct numapin_slot_config *config
   return (config->cpus[word] >> (cpu % 64)) & 1;
 }
 
-static __always_inline bool node_local(const struct numapin_slot_config *config, __u32 node) {
+static __always_inline bool node_local(const struct numapin_slot_config* config, __u32 node) {
   return node < NUMAPIN_MAX_NUMA_NODES && ((config->numa_nodes >> node) & 1);
 }
 
 /* Returns the NUMAPIN_PLACEMENT_* bits of a slot's task on `cpu`. */
 static __always_inline __u32 placement(__u32 slot, __u32 cpu,
-                                       const struct numapin_cpu_config *cpu_cfg) {
-  struct numapin_slot_config *config = bpf_map_lookup_elem(&slot_config, &slot);
+                                       const struct numapin_cpu_config* cpu_cfg) {
+  struct numapin_slot_config* config = bpf_map_lookup_elem(&slot_config, &slot);
   if (!config) return NUMAPIN_PLACEMENT_ALLOWED | NUMAPIN_PLACEMENT_LOCAL;
   __u32 bits = 0;
   if (cpu_allowed(config, cpu)) bits |= NUMAPIN_PLACEMENT_ALLOWED;
@@ -166,32 +168,32 @@ static __always_inline __u32 placement(__u32 slot, __u32 cpu,
 /* Classifies a task and, for CLASS_TRACKED, stores its container slot and its placement on
  * this CPU, which only change with the generation.
  *
- * The per-CPU cache is keyed by the task's css_set, its set of cgroups, which is one load away
- * from the task where the cgroup id is three (css_set, cgroup, kernfs node): measured with
- * tools/bench/bpf-cost, the full chain alone cost about 28 ns per switch. */
-static __always_inline __u32 classify(struct numapin_cpu_data *data,
-                                      const struct numapin_cpu_config *cpu_cfg, __u32 cpu,
-                                      struct task_struct *task, __u32 generation, __u32 *slot,
-                                      __u32 *placement_bits, bool btf) {
+ * The per-CPU cache is keyed by the task's css_set (its set of cgroups), one load away from the
+ * task. The cgroup id is three loads further (css_set, cgroup, kernfs node), and that chain
+ * alone cost about 28 ns per switch in tools/bench/bpf-cost. */
+static __always_inline __u32 classify(struct numapin_cpu_data* data,
+                                      const struct numapin_cpu_config* cpu_cfg, __u32 cpu,
+                                      struct task_struct* task, __u32 generation, __u32* slot,
+                                      __u32* placement_bits, bool btf) {
   *slot = NUMAPIN_NO_SLOT;
-  /* Idle tasks share pid 0 on every CPU; PF_IDLE marks them. */
+  /* Idle tasks share pid 0 on every CPU, so PF_IDLE identifies them. */
   unsigned int flags = task_flags(task, btf);
   if (flags & PF_IDLE) return CLASS_IDLE;
   if (flags & PF_KTHREAD) return CLASS_KTHREAD;
 
-  struct css_set *cset = task_css_set(task, btf);
+  struct css_set* cset = task_css_set(task, btf);
   if (!cset) return CLASS_HOST;
   /* The verifier rejects shifts of a pointer, but a number loaded from a map value is a scalar
    * even when a pointer was stored there. */
-  *(volatile __u64 *)&data->pointer_scratch = (__u64)cset;
-  __u64 key = *(volatile __u64 *)&data->pointer_scratch;
+  *(volatile __u64*)&data->pointer_scratch = (__u64)cset;
+  __u64 key = *(volatile __u64*)&data->pointer_scratch;
   /* css_sets are slab objects of a few hundred bytes, so the low bits carry no information. */
-  struct numapin_slot_cache_entry *entry =
+  struct numapin_slot_cache_entry* entry =
       &data->cache[((key >> 8) ^ (key >> 14)) & (NUMAPIN_SLOT_CACHE_SIZE - 1)];
   /* NOTE: a css_set freed and reallocated at the same address keeps a stale entry until the
-   * generation changes; the owner bumps it on every map change and counter read. */
+   * generation changes. The owner bumps it on every map change and counter read. */
   if (entry->css_set != key || entry->generation != generation) {
-    struct cgroup *cgrp = css_set_cgroup(cset);
+    struct cgroup* cgrp = css_set_cgroup(cset);
     entry->slot = cgrp ? walk_cgroup_slot(cgrp, BPF_CORE_READ(cgrp, kn, id)) : NUMAPIN_NO_SLOT;
     entry->placement = placement(entry->slot, cpu, cpu_cfg);
     entry->css_set = key;
@@ -203,7 +205,7 @@ static __always_inline __u32 classify(struct numapin_cpu_data *data,
 }
 
 static __always_inline bool rate_allows(__u32 slot, __u64 now) {
-  struct numapin_slot_rate *rate = bpf_map_lookup_elem(&slot_rate, &slot);
+  struct numapin_slot_rate* rate = bpf_map_lookup_elem(&slot_rate, &slot);
   if (!rate) return false;
 
   /* Two CPUs may both open a new window; the limit then admits a few extra events. */
@@ -214,15 +216,14 @@ static __always_inline bool rate_allows(__u32 slot, __u64 now) {
   return __sync_fetch_and_add(&rate->count, 1) < events_per_interval;
 }
 
-static __always_inline void emit_violation(struct numapin_cpu_data *data,
-                                           struct task_struct *task, __u32 slot, __u32 kind,
-                                           __u32 cpu, __u32 from_cpu) {
+static __always_inline void emit_violation(struct numapin_cpu_data* data, struct task_struct* task,
+                                           __u32 slot, __u32 kind, __u32 cpu, __u32 from_cpu) {
   __u64 now = bpf_ktime_get_ns();
   if (!rate_allows(slot, now)) {
     data->counters.drops_rate_limited++;
     return;
   }
-  struct numapin_event *event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+  struct numapin_event* event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
   if (!event) {
     data->counters.drops_ringbuf_full++;
     return;
@@ -242,11 +243,11 @@ static __always_inline void emit_violation(struct numapin_cpu_data *data,
 }
 
 /* Adds the run time of the task leaving the CPU to its container and to the CPU's owner. */
-static __always_inline void account_run(struct numapin_cpu_data *data,
-                                        const struct numapin_cpu_config *cpu_cfg, __u32 class,
+static __always_inline void account_run(struct numapin_cpu_data* data,
+                                        const struct numapin_cpu_config* cpu_cfg, __u32 class,
                                         __u32 slot, __u32 placement_bits, __u64 delta) {
   if (class == CLASS_TRACKED) {
-    struct numapin_slot_counters *counters = bpf_map_lookup_elem(&slot_counters, &slot);
+    struct numapin_slot_counters* counters = bpf_map_lookup_elem(&slot_counters, &slot);
     if (counters) {
       /* Counted when the slice ends, which spares a lookup at switch-in. */
       counters->switches_in++;
@@ -269,20 +270,21 @@ static __always_inline void account_run(struct numapin_cpu_data *data,
     data->counters.foreign_host_ns += delta;
 }
 
-/* The scheduler's own run time of a task. Every scheduling class brings prev's
- * se.sum_exec_runtime up to date before sched_switch fires, so the difference from its value at
- * switch-in is the slice that just ended. Reading it costs a load where bpf_ktime_get_ns() costs
- * a clock read (about 36 ns under kvm-clock, measured with tools/bench/bpf-cost). */
-static __always_inline __u64 task_runtime(struct task_struct *task, bool btf) {
+/* The scheduler's own run time of a task. The scheduling classes update prev's
+ * se.sum_exec_runtime in put_prev_task(), before sched_switch fires, so the difference from its
+ * value at switch-in is the slice that just ended (the tests check fair and SCHED_FIFO tasks).
+ * Reading it costs a load, where bpf_ktime_get_ns() costs a clock read: about 36 ns under
+ * kvm-clock in tools/bench/bpf-cost. */
+static __always_inline __u64 task_runtime(struct task_struct* task, bool btf) {
   return btf ? task->se.sum_exec_runtime : BPF_CORE_READ(task, se.sum_exec_runtime);
 }
 
-static __always_inline int handle_switch(struct task_struct *prev, struct task_struct *next,
+static __always_inline int handle_switch(struct task_struct* prev, struct task_struct* next,
                                          bool btf) {
   __u32 zero = 0;
-  struct numapin_cpu_data *data = bpf_map_lookup_elem(&cpu_data, &zero);
+  struct numapin_cpu_data* data = bpf_map_lookup_elem(&cpu_data, &zero);
   __u32 cpu = bpf_get_smp_processor_id();
-  struct numapin_cpu_config *cpu_cfg = bpf_map_lookup_elem(&cpu_config, &cpu);
+  struct numapin_cpu_config* cpu_cfg = bpf_map_lookup_elem(&cpu_config, &cpu);
   if (!data || !cpu_cfg) return 0;
 
   __u32 generation = tracking_generation;
@@ -310,41 +312,41 @@ static __always_inline int handle_switch(struct task_struct *prev, struct task_s
 
   data->current_placement = bits;
   if (bits & NUMAPIN_PLACEMENT_ALLOWED) return 0;
-  struct numapin_slot_counters *counters = bpf_map_lookup_elem(&slot_counters, &slot);
+  struct numapin_slot_counters* counters = bpf_map_lookup_elem(&slot_counters, &slot);
   if (counters) counters->violations++;
   emit_violation(data, next, slot, NUMAPIN_VIOLATION_SWITCH_IN, cpu, cpu);
   return 0;
 }
 
-static __always_inline __u32 task_cpu(struct task_struct *task) {
+static __always_inline __u32 task_cpu(struct task_struct* task) {
   if (bpf_core_field_exists(task->thread_info.cpu)) return BPF_CORE_READ(task, thread_info.cpu);
-  struct task_struct___pre516 *old = (void *)task;
+  struct task_struct___pre516* old = (void*)task;
   return BPF_CORE_READ(old, cpu);
 }
 
 static __always_inline __u32 cpu_node(__u32 cpu) {
-  struct numapin_cpu_config *cfg = bpf_map_lookup_elem(&cpu_config, &cpu);
+  struct numapin_cpu_config* cfg = bpf_map_lookup_elem(&cpu_config, &cpu);
   return cfg ? cfg->numa_node : 0;
 }
 
 /* sched_migrate_task fires before the kernel checks that the CPU changes, and `current` is the
  * task doing the move, not `task`. */
-static __always_inline int handle_migrate(struct task_struct *task, int dest_cpu, bool btf) {
+static __always_inline int handle_migrate(struct task_struct* task, int dest_cpu, bool btf) {
   __u32 from_cpu = task_cpu(task);
   if (dest_cpu < 0 || from_cpu == (__u32)dest_cpu) return 0;
 
   __u32 zero = 0;
-  struct numapin_cpu_data *data = bpf_map_lookup_elem(&cpu_data, &zero);
+  struct numapin_cpu_data* data = bpf_map_lookup_elem(&cpu_data, &zero);
   __u32 cpu = bpf_get_smp_processor_id();
-  struct numapin_cpu_config *cpu_cfg = bpf_map_lookup_elem(&cpu_config, &cpu);
+  struct numapin_cpu_config* cpu_cfg = bpf_map_lookup_elem(&cpu_config, &cpu);
   if (!data || !cpu_cfg) return 0;
-  /* The cache holds placements on the CPU running this hook, which the result ignores. */
+  /* The cache contains placements on the CPU running this hook, which the result ignores. */
   __u32 slot, bits;
   if (classify(data, cpu_cfg, cpu, task, tracking_generation, &slot, &bits, btf) != CLASS_TRACKED)
     return 0;
 
-  struct numapin_slot_counters *counters = bpf_map_lookup_elem(&slot_counters, &slot);
-  struct numapin_slot_config *config = bpf_map_lookup_elem(&slot_config, &slot);
+  struct numapin_slot_counters* counters = bpf_map_lookup_elem(&slot_counters, &slot);
+  struct numapin_slot_config* config = bpf_map_lookup_elem(&slot_config, &slot);
   if (!counters || !config) return 0;
   counters->migrations++;
   if (cpu_node(from_cpu) != cpu_node(dest_cpu)) counters->cross_numa_migrations++;
@@ -356,21 +358,21 @@ static __always_inline int handle_migrate(struct task_struct *task, int dest_cpu
 }
 
 SEC("tp_btf/sched_switch")
-int BPF_PROG(sched_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next) {
+int BPF_PROG(sched_switch_btf, bool preempt, struct task_struct* prev, struct task_struct* next) {
   return handle_switch(prev, next, true);
 }
 
 SEC("raw_tp/sched_switch")
-int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next) {
+int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct* prev, struct task_struct* next) {
   return handle_switch(prev, next, false);
 }
 
 SEC("tp_btf/sched_migrate_task")
-int BPF_PROG(sched_migrate_btf, struct task_struct *task, int dest_cpu) {
+int BPF_PROG(sched_migrate_btf, struct task_struct* task, int dest_cpu) {
   return handle_migrate(task, dest_cpu, true);
 }
 
 SEC("raw_tp/sched_migrate_task")
-int BPF_PROG(sched_migrate_raw, struct task_struct *task, int dest_cpu) {
+int BPF_PROG(sched_migrate_raw, struct task_struct* task, int dest_cpu) {
   return handle_migrate(task, dest_cpu, false);
 }

@@ -22,8 +22,8 @@ constexpr int kLogTailLines = 40;
 
 absl::Status MapError(int error, absl::string_view what) {
   int code = error < 0 ? -error : error;
-  return absl::InternalError(absl::StrCat("scheduler monitor: failed to ", what, ": ",
-                                          strerror(code)));
+  return absl::InternalError(
+      absl::StrCat("scheduler monitor: failed to ", what, ": ", strerror(code)));
 }
 
 absl::Status CheckOptions(const MonitorOptions& options) {
@@ -31,8 +31,7 @@ absl::Status CheckOptions(const MonitorOptions& options) {
   long page = sysconf(_SC_PAGESIZE);
   if (size == 0 || (size & (size - 1)) != 0 || size % page != 0) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "ring-buffer size %u is invalid; use a power of two that is a multiple of %d", size,
-        page));
+        "ring-buffer size %u is invalid; use a power of two that is a multiple of %d", size, page));
   }
   if (options.max_slots == 0 || options.max_slots >= NUMAPIN_NO_SLOT) {
     return absl::InvalidArgumentError(
@@ -45,9 +44,8 @@ absl::Status CheckOptions(const MonitorOptions& options) {
 }
 
 void Configure(numapin_monitor* skeleton, const MonitorOptions& options, AttachType attach) {
-  skeleton->rodata->cgroup_mode = options.cgroup_mode == CgroupMode::kV1Cpuset
-                                      ? NUMAPIN_CGROUP_V1_CPUSET
-                                      : NUMAPIN_CGROUP_V2;
+  skeleton->rodata->cgroup_mode =
+      options.cgroup_mode == CgroupMode::kV1Cpuset ? NUMAPIN_CGROUP_V1_CPUSET : NUMAPIN_CGROUP_V2;
   skeleton->rodata->events_per_interval = options.events_per_interval;
   skeleton->rodata->rate_interval_ns = absl::ToInt64Nanoseconds(options.rate_interval);
 
@@ -144,8 +142,8 @@ absl::Status Monitor::SetCpu(int cpu, int numa_node, std::optional<uint32_t> own
         absl::StrFormat("CPU %d is outside the monitor's range 0-%d", cpu, NUMAPIN_MAX_CPUS - 1));
   }
   if (numa_node < 0) {
-    return absl::InvalidArgumentError(absl::StrFormat("NUMA node %d of CPU %d is negative",
-                                                      numa_node, cpu));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("NUMA node %d of CPU %d is negative", numa_node, cpu));
   }
   if (owner_slot && *owner_slot >= options_.max_slots) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -153,8 +151,8 @@ absl::Status Monitor::SetCpu(int cpu, int numa_node, std::optional<uint32_t> own
   }
   numapin_cpu_config config{static_cast<__u32>(numa_node), owner_slot.value_or(NUMAPIN_NO_SLOT)};
   __u32 key = cpu;
-  if (bpf_map__update_elem(skeleton_->maps.cpu_config, &key, sizeof(key), &config,
-                           sizeof(config), BPF_ANY) != 0) {
+  if (bpf_map__update_elem(skeleton_->maps.cpu_config, &key, sizeof(key), &config, sizeof(config),
+                           BPF_ANY) != 0) {
     return MapError(-errno, absl::StrCat("set CPU ", cpu));
   }
   BumpGeneration();
@@ -190,13 +188,13 @@ absl::Status Monitor::TrackCgroup(uint64_t cgroup_id, uint32_t slot, const std::
   if (cgroup_id == 0) return absl::InvalidArgumentError("cgroup id 0 is not a cgroup");
   auto tracked = slot_of_cgroup_.find(cgroup_id);
   if (tracked != slot_of_cgroup_.end() && tracked->second != slot) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "cgroup %d is tracked in slot %u; untrack it before using slot %u", cgroup_id,
-        tracked->second, slot));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("cgroup %d is tracked in slot %u; untrack it before using slot %u",
+                        cgroup_id, tracked->second, slot));
   }
   if (cgroup_of_slot_[slot] != 0 && cgroup_of_slot_[slot] != cgroup_id) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "slot %u holds cgroup %d; untrack it first", slot, cgroup_of_slot_[slot]));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("slot %u holds cgroup %d; untrack it first", slot, cgroup_of_slot_[slot]));
   }
   absl::StatusOr<CpuMask> cpu_mask = BuildCpuMask(cpus);
   if (!cpu_mask.ok()) return cpu_mask.status();

@@ -23,13 +23,13 @@ struct ring_buffer;
 
 namespace numapin::bpf {
 
-// Which cgroup identifies a task's container.
+// Cgroup hierarchy whose cgroup identifies a task's container.
 enum class CgroupMode {
   kV2,        // the task's cgroup in the unified (v2) hierarchy
   kV1Cpuset,  // the task's cgroup in the v1 cpuset hierarchy
 };
 
-// Which entry points to load. kAuto takes tp_btf where the kernel supports it, else raw_tp.
+// Entry point type to load. kAuto takes tp_btf where the kernel supports it, else raw_tp.
 enum class AttachType { kAuto, kTpBtf, kRawTp };
 
 struct MonitorOptions {
@@ -70,7 +70,7 @@ class Monitor {
   Monitor(const Monitor&) = delete;
   Monitor& operator=(const Monitor&) = delete;
 
-  // Sets a CPU's NUMA node and the slot that holds it exclusively (nullopt: shared or unused).
+  // Sets a CPU's NUMA node and the slot that owns it exclusively (nullopt: shared or unused).
   absl::Status SetCpu(int cpu, int numa_node, std::optional<uint32_t> owner_slot);
 
   // Tracks the container whose cgroup has this id, and tasks in its descendant cgroups, in

@@ -63,7 +63,7 @@ struct numapin_cpu_counters {
   __u64 drops_ringbuf_full;
 };
 
-/* Where a tracked task runs, relative to its container's assignment. */
+/* Placement of a tracked task relative to its container's assignment. */
 #define NUMAPIN_PLACEMENT_ALLOWED 1u /* the CPU is in the assignment */
 #define NUMAPIN_PLACEMENT_LOCAL 2u   /* the CPU is on one of the container's NUMA nodes */
 
@@ -85,7 +85,7 @@ struct numapin_cpu_data {
   __u32 current_slot;
   __u32 current_generation;
   __u32 current_placement; /* NUMAPIN_PLACEMENT_* bits of a tracked current task */
-  __u64 pointer_scratch;    /* turns a BTF pointer into a number the verifier lets us hash */
+  __u64 pointer_scratch;   /* turns a BTF pointer into a number the verifier lets us hash */
   struct numapin_cpu_counters counters;
   struct numapin_slot_cache_entry cache[NUMAPIN_SLOT_CACHE_SIZE];
 };

@@ -89,8 +89,8 @@ absl::StatusOr<std::unique_ptr<TestCgroup>> TestCgroup::Create(const std::string
                                                                const std::string& parent,
                                                                bool v1_cpuset) {
   if (mkdir(path.c_str(), 0755) != 0) {
-    return absl::InternalError(absl::StrCat("failed to create cgroup ", path, ": ",
-                                            strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("failed to create cgroup ", path, ": ", strerror(errno)));
   }
   absl::StatusOr<uint64_t> id = bpf::CgroupIdOfPath(path);
   if (!id.ok()) {
@@ -188,6 +188,16 @@ uint64_t ChildProcess::RunTimeNs() const {
 absl::Status ChildProcess::Release() {
   if (release_fd_ < 0 || write(release_fd_, "x", 1) != 1) {
     return absl::InternalError(absl::StrCat("failed to release child ", pid_));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ChildProcess::MakeRealtime() {
+  sched_param param{};
+  param.sched_priority = 1;
+  if (sched_setscheduler(pid_, SCHED_FIFO, &param) != 0) {
+    return absl::InternalError(
+        absl::StrCat("failed to make child ", pid_, " SCHED_FIFO: ", strerror(errno)));
   }
   return absl::OkStatus();
 }

@@ -69,6 +69,8 @@ class ChildProcess {
 
   absl::Status Release();
   absl::Status PinTo(int cpu);
+  // Moves the process to SCHED_FIFO at priority 1.
+  absl::Status MakeRealtime();
   // Stops the process, so that its last slice ends, records its run time, then kills and
   // reaps it.
   void Stop();

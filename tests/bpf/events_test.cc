@@ -69,8 +69,7 @@ TEST_F(EventsTest, RingBufferOverflowCountsDrops) {
   EXPECT_GT(snapshot->drops_ringbuf_full, 0u);
   EXPECT_EQ(snapshot->drops_rate_limited, 0u);
   EXPECT_GT(snapshot->events_sent, 0u);
-  EXPECT_EQ(snapshot->slots[0].violations,
-            snapshot->events_sent + snapshot->drops_ringbuf_full)
+  EXPECT_EQ(snapshot->slots[0].violations, snapshot->events_sent + snapshot->drops_ringbuf_full)
       << "every violation is either sent or counted as dropped";
 
   auto start = std::chrono::steady_clock::now();

@@ -1,6 +1,8 @@
 // Runs the scheduler monitor on the real kernel: busy processes in cgroups of the test's own,
 // pinned to chosen CPUs, and asserts what the counters and violation events report. Every case
 // runs for the v1 cpuset and the v2 hierarchy and for both entry point types.
+#include "bpf/monitor.h"
+
 #include <unistd.h>
 
 #include <memory>
@@ -9,7 +11,6 @@
 #include <tuple>
 #include <vector>
 
-#include "bpf/monitor.h"
 #include "gtest/gtest.h"
 #include "tests/bpf/cgroup_fixture.h"
 
@@ -21,8 +22,8 @@ using numapin::testing::FindCgroupHierarchies;
 using numapin::testing::TestCgroup;
 
 constexpr auto kPhase = std::chrono::milliseconds(600);
-// Other load on the machine may take much of a CPU, so a phase only needs some run time; the
-// counters are compared with the run time the kernel charged to the process.
+// Other load on the machine may take much of a CPU, so a phase only needs some run time. The
+// counters are compared with the run time that the kernel charged to the process.
 constexpr uint64_t kMinRunNs = 50'000'000;
 
 // Share of a process's run time that must be in the expected counter. The rest covers the
@@ -87,7 +88,7 @@ class MonitorTest : public ::testing::TestWithParam<std::tuple<CgroupMode, Attac
   std::unique_ptr<Monitor> monitor_;
 };
 
-TEST_P(MonitorTest, BusyTaskOnItsCpuCountsAsAllowed) {
+TEST_P(MonitorTest, AllowedTimeOnAssignedCpu) {
   auto cgroup = MakeCgroup();
   ASSERT_NE(cgroup, nullptr);
   ASSERT_TRUE(monitor_->TrackCgroup(cgroup->id(), 0, {0}, {0}).ok());
@@ -108,7 +109,7 @@ TEST_P(MonitorTest, BusyTaskOnItsCpuCountsAsAllowed) {
   EXPECT_EQ(totals.violations, 0u);
 }
 
-TEST_P(MonitorTest, MoveToOtherNodeCountsOutsideAndViolation) {
+TEST_P(MonitorTest, MoveToRemoteCpuIsViolation) {
   auto cgroup = MakeCgroup();
   ASSERT_NE(cgroup, nullptr);
   ASSERT_TRUE(monitor_->TrackCgroup(cgroup->id(), 0, {0}, {0}).ok());
@@ -151,7 +152,7 @@ TEST_P(MonitorTest, MoveToOtherNodeCountsOutsideAndViolation) {
   EXPECT_TRUE(migrate_seen) << "no migration event from CPU 0 to CPU 1";
 }
 
-TEST_P(MonitorTest, HostTaskOnExclusiveCpuCountsAsForeignHost) {
+TEST_P(MonitorTest, ForeignHostTimeOnExclusiveCpu) {
   auto cgroup = MakeCgroup();
   ASSERT_NE(cgroup, nullptr);
   ASSERT_TRUE(monitor_->TrackCgroup(cgroup->id(), 0, {1}, {1}).ok());
@@ -169,7 +170,7 @@ TEST_P(MonitorTest, HostTaskOnExclusiveCpuCountsAsForeignHost) {
   EXPECT_EQ(snapshot->cpus.at(0).host_ns, 0u) << "CPU 0 has no owner";
 }
 
-TEST_P(MonitorTest, OtherContainerOnExclusiveCpuCountsAsForeignTracked) {
+TEST_P(MonitorTest, ForeignContainerTimeOnExclusiveCpu) {
   auto owner = MakeCgroup();
   auto intruder = MakeCgroup();
   ASSERT_NE(owner, nullptr);
@@ -188,6 +189,25 @@ TEST_P(MonitorTest, OtherContainerOnExclusiveCpuCountsAsForeignTracked) {
   EXPECT_GE(snapshot->cpus.at(1).tracked_ns, MostOf(child->RunTimeNs()));
   EXPECT_GE(snapshot->slots.at(1).allowed_ns, MostOf(child->RunTimeNs()));
   EXPECT_EQ(snapshot->slots.at(1).violations, 0u);
+}
+
+TEST_P(MonitorTest, RealtimeTaskTimeCounted) {
+  auto cgroup = MakeCgroup();
+  ASSERT_NE(cgroup, nullptr);
+  ASSERT_TRUE(monitor_->TrackCgroup(cgroup->id(), 0, {0}, {0}).ok());
+  auto spawned = ChildProcess::Spawn(ChildProcess::Load::kBusy);
+  ASSERT_TRUE(spawned.ok()) << spawned.status();
+  std::unique_ptr<ChildProcess> child = std::move(*spawned);
+  ASSERT_TRUE(cgroup->AddProcess(child->pid()).ok());
+  ASSERT_TRUE(child->PinTo(0).ok());
+  ASSERT_TRUE(child->MakeRealtime().ok());
+  ASSERT_TRUE(child->Release().ok());
+  std::this_thread::sleep_for(kPhase);
+  child->Stop();
+
+  uint64_t run = child->RunTimeNs();
+  ASSERT_GT(run, kMinRunNs) << "the SCHED_FIFO child hardly ran";
+  EXPECT_GE(Slot(0).allowed_ns, MostOf(run));
 }
 
 TEST_P(MonitorTest, DescendantCgroupCountsForContainer) {
@@ -229,9 +249,7 @@ INSTANTIATE_TEST_SUITE_P(
     AllModes, MonitorTest,
     ::testing::Combine(::testing::Values(CgroupMode::kV1Cpuset, CgroupMode::kV2),
                        ::testing::Values(AttachType::kTpBtf, AttachType::kRawTp)),
-    [](const auto& info) {
-      return Name(std::get<0>(info.param)) + Name(std::get<1>(info.param));
-    });
+    [](const auto& info) { return Name(std::get<0>(info.param)) + Name(std::get<1>(info.param)); });
 
 }  // namespace
 }  // namespace numapin::bpf

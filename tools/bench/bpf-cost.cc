@@ -1,6 +1,6 @@
 // bpf-cost: measures the mean cost per sched_switch event of the numapin scheduler monitor
-// (tracking 100 containers), of an empty tp_btf program and of a bpftrace one-liner, from the
-// kernel's own BPF run-time statistics while a pinned pipe ping-pong makes context switches.
+// (tracking 100 containers), of an empty tp_btf program and of a bpftrace one-liner. The costs
+// come from the kernel's BPF run-time statistics while a pinned pipe ping-pong switches tasks.
 //
 //   build/bin/bpf-cost [--round_trips=200000] [--repeat=3] [--cpu=0]
 //
@@ -21,8 +21,8 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <stdexcept>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -170,8 +170,8 @@ double MeasureMonitor(const BenchCgroups& cgroups) {
   if ((*monitor)->attach_type() != numapin::bpf::AttachType::kTpBtf) {
     Fail("the monitor fell back to raw_tp, so it would not be compared like for like");
   }
-  double ns = MeasureNsPerEvent((*monitor)->sched_switch_prog_fd(),
-                                cgroups.paths()[0] + "/cgroup.procs");
+  double ns =
+      MeasureNsPerEvent((*monitor)->sched_switch_prog_fd(), cgroups.paths()[0] + "/cgroup.procs");
   // The ping-pong ran in slot 0; a monitor that misclassified it would be measured cheaply.
   auto snapshot = (*monitor)->ReadCounters();
   uint64_t round_trips = absl::GetFlag(FLAGS_round_trips);
@@ -271,10 +271,11 @@ void Run() {
     bpftrace_ns.push_back(MeasureBpftrace());
     printf("run %d: monitor %.1f ns, empty tp_btf %.1f ns, bpftrace %.1f ns per event\n", run,
            monitor_ns.back(), empty_ns.back(), bpftrace_ns.back());
-    fflush(stdout);  // before the next fork, so that no child repeats the buffered line
+    fflush(stdout);  // Before the next fork, so that no child repeats the buffered line.
   }
-  printf("{\"ns_per_event\": %.1f, \"empty_ns_per_event\": %.1f, \"bpftrace_ns_per_event\": %.1f}\n",
-         Median(monitor_ns), Median(empty_ns), Median(bpftrace_ns));
+  printf(
+      "{\"ns_per_event\": %.1f, \"empty_ns_per_event\": %.1f, \"bpftrace_ns_per_event\": %.1f}\n",
+      Median(monitor_ns), Median(empty_ns), Median(bpftrace_ns));
 }
 
 }  // namespace
