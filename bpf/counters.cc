@@ -49,6 +49,7 @@ void AddCpuCounters(std::span<const std::byte> per_cpu_values, int num_cpus,
     snapshot.events_sent += value.events_sent;
     snapshot.drops_rate_limited += value.drops_rate_limited;
     snapshot.drops_ringbuf_full += value.drops_ringbuf_full;
+    snapshot.unattributed_switches += value.unattributed_switches;
   }
 }
 

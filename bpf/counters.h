@@ -38,6 +38,8 @@ struct CounterSnapshot {
   uint64_t events_sent = 0;
   uint64_t drops_rate_limited = 0;
   uint64_t drops_ringbuf_full = 0;
+  // Switches whose outgoing task was not seen switching in, so its slice is not counted.
+  uint64_t unattributed_switches = 0;
 };
 
 using CpuMask = std::array<uint64_t, NUMAPIN_CPU_MASK_WORDS>;

@@ -61,6 +61,7 @@ struct numapin_cpu_counters {
   __u64 events_sent;
   __u64 drops_rate_limited;
   __u64 drops_ringbuf_full;
+  __u64 unattributed_switches; /* `prev` was not the task seen switching in, so its slice is lost */
 };
 
 /* Placement of a tracked task relative to its container's assignment. */

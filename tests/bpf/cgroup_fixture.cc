@@ -120,7 +120,7 @@ absl::StatusOr<std::unique_ptr<TestCgroup>> TestCgroup::CreateChild(const std::s
 }
 
 TestCgroup::~TestCgroup() {
-  // Only processes this test added are moved; a dead one is already gone from cgroup.procs.
+  // Only processes this test added are moved. A dead one is already gone from cgroup.procs.
   std::string parent = path_.substr(0, path_.rfind('/'));
   for (pid_t pid : added_) {
     if (kill(pid, 0) == 0) {

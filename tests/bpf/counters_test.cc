@@ -49,8 +49,8 @@ TEST(SumSlotCounters, ShortBufferGivesZero) {
 
 TEST(AddCpuCounters, KeepsCpusApartAndSumsDrops) {
   std::vector<numapin_cpu_data> values(2);
-  values[0].counters = {1, 2, 3, 4, 5, 6};
-  values[1].counters = {10, 20, 30, 40, 50, 60};
+  values[0].counters = {1, 2, 3, 4, 5, 6, 7};
+  values[1].counters = {10, 20, 30, 40, 50, 60, 70};
   values[1].current_runtime_ns = 12345;
 
   CounterSnapshot snapshot;
@@ -65,6 +65,7 @@ TEST(AddCpuCounters, KeepsCpusApartAndSumsDrops) {
   EXPECT_EQ(snapshot.events_sent, 44u);
   EXPECT_EQ(snapshot.drops_rate_limited, 55u);
   EXPECT_EQ(snapshot.drops_ringbuf_full, 66u);
+  EXPECT_EQ(snapshot.unattributed_switches, 77u);
 }
 
 TEST(BuildCpuMask, SetsOneBitPerCpu) {
