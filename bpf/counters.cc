@@ -53,10 +53,10 @@ void AddCpuCounters(std::span<const std::byte> per_cpu_values, int num_cpus,
   }
 }
 
-absl::StatusOr<CpuMask> BuildCpuMask(const std::vector<int>& cpus) {
+absl::StatusOr<CpuMask> BuildCpuMask(const CpuSet& cpus) {
   CpuMask mask{};
-  for (int cpu : cpus) {
-    if (cpu < 0 || cpu >= NUMAPIN_MAX_CPUS) {
+  for (int cpu : cpus.ToVector()) {
+    if (cpu >= NUMAPIN_MAX_CPUS) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "CPU %d is outside the monitor's range 0-%d; pass OS CPU indexes of this machine", cpu,
           NUMAPIN_MAX_CPUS - 1));
@@ -66,10 +66,10 @@ absl::StatusOr<CpuMask> BuildCpuMask(const std::vector<int>& cpus) {
   return mask;
 }
 
-absl::StatusOr<uint64_t> BuildNodeMask(const std::vector<int>& nodes) {
+absl::StatusOr<uint64_t> BuildNodeMask(const CpuSet& nodes) {
   uint64_t mask = 0;
-  for (int node : nodes) {
-    if (node < 0 || node >= NUMAPIN_MAX_NUMA_NODES) {
+  for (int node : nodes.ToVector()) {
+    if (node >= NUMAPIN_MAX_NUMA_NODES) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "NUMA node %d is outside the monitor's range 0-%d", node, NUMAPIN_MAX_NUMA_NODES - 1));
     }

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "bpf/monitor_abi.h"
+#include "policy/cpuset.h"
 
 namespace numapin::bpf {
 
@@ -55,11 +56,11 @@ SlotTotals SumSlotCounters(std::span<const std::byte> per_cpu_values, int num_cp
 void AddCpuCounters(std::span<const std::byte> per_cpu_values, int num_cpus,
                     CounterSnapshot& snapshot);
 
-// Builds the allowed-CPU bitmask; rejects CPUs outside [0, NUMAPIN_MAX_CPUS).
-absl::StatusOr<CpuMask> BuildCpuMask(const std::vector<int>& cpus);
+// Builds the allowed-CPU bitmask. Rejects CPUs at or above NUMAPIN_MAX_CPUS.
+absl::StatusOr<CpuMask> BuildCpuMask(const CpuSet& cpus);
 
-// Builds the NUMA node bitmask; rejects nodes outside [0, NUMAPIN_MAX_NUMA_NODES).
-absl::StatusOr<uint64_t> BuildNodeMask(const std::vector<int>& nodes);
+// Builds the NUMA node bitmask. Rejects nodes at or above NUMAPIN_MAX_NUMA_NODES.
+absl::StatusOr<uint64_t> BuildNodeMask(const CpuSet& nodes);
 
 }  // namespace numapin::bpf
 

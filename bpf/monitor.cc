@@ -179,8 +179,8 @@ void Monitor::BumpGeneration() const {
   __atomic_fetch_add(&skeleton_->bss->tracking_generation, 1, __ATOMIC_RELEASE);
 }
 
-absl::Status Monitor::TrackCgroup(uint64_t cgroup_id, uint32_t slot, const std::vector<int>& cpus,
-                                  const std::vector<int>& numa_nodes) {
+absl::Status Monitor::TrackCgroup(uint64_t cgroup_id, uint32_t slot, const CpuSet& cpus,
+                                  const CpuSet& numa_nodes) {
   if (slot >= options_.max_slots) {
     return absl::InvalidArgumentError(
         absl::StrFormat("slot %u is not below max_slots %u", slot, options_.max_slots));

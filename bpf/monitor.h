@@ -76,8 +76,8 @@ class Monitor {
   // Tracks the container whose cgroup has this id, and tasks in its descendant cgroups, in
   // `slot`. A new slot starts with zero counters; tracking the same cgroup again in the same
   // slot only replaces its CPUs and NUMA nodes.
-  absl::Status TrackCgroup(uint64_t cgroup_id, uint32_t slot, const std::vector<int>& cpus,
-                           const std::vector<int>& numa_nodes);
+  absl::Status TrackCgroup(uint64_t cgroup_id, uint32_t slot, const CpuSet& cpus,
+                           const CpuSet& numa_nodes);
   absl::Status UntrackCgroup(uint64_t cgroup_id);
 
   // Sums the per-CPU counters. Run time is added when a task leaves a CPU, so the slice of a

@@ -78,7 +78,12 @@ TEST(BuildCpuMask, SetsOneBitPerCpu) {
 
 TEST(BuildCpuMask, RejectsCpuOutOfRange) {
   EXPECT_TRUE(absl::IsInvalidArgument(BuildCpuMask({NUMAPIN_MAX_CPUS}).status()));
-  EXPECT_TRUE(absl::IsInvalidArgument(BuildCpuMask({-1}).status()));
+}
+
+TEST(BuildCpuMask, EmptySetAllowsNoCpu) {
+  auto mask = BuildCpuMask(CpuSet());
+  ASSERT_TRUE(mask.ok()) << mask.status();
+  for (uint64_t word : *mask) EXPECT_EQ(word, 0u);
 }
 
 TEST(BuildNodeMask, SetsNodesAndRejectsOutOfRange) {

@@ -164,9 +164,7 @@ double MeasureMonitor(const BenchCgroups& cgroups) {
   auto monitor = numapin::bpf::Monitor::Start(options);
   if (!monitor.ok()) Fail(monitor.status().ToString());
 
-  int cpus = libbpf_num_possible_cpus();
-  std::vector<int> all_cpus;
-  for (int cpu = 0; cpu < cpus; ++cpu) all_cpus.push_back(cpu);
+  numapin::CpuSet all_cpus = numapin::CpuSet::Range(0, libbpf_num_possible_cpus() - 1);
   for (size_t slot = 0; slot < cgroups.paths().size(); ++slot) {
     auto id = numapin::bpf::CgroupIdOfPath(cgroups.paths()[slot]);
     if (!id.ok()) Fail(id.status().ToString());
