@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -166,13 +167,15 @@ void ChildProcess::Stop() {
   if (release_fd_ >= 0) close(release_fd_);
   release_fd_ = -1;
   if (pid_ <= 0) return;
-  if (kill(pid_, SIGSTOP) == 0) {
-    int status = 0;
-    waitpid(pid_, &status, WUNTRACED);
-    final_run_time_ns_ = RunTimeNs();
-  }
   kill(pid_, SIGKILL);
-  waitpid(pid_, nullptr, 0);
+  // The kernel sums utime and stime to exactly se.sum_exec_runtime, exit path included.
+  rusage usage{};
+  if (wait4(pid_, nullptr, 0, &usage) == pid_) {
+    auto to_ns = [](const timeval& tv) {
+      return tv.tv_sec * 1'000'000'000ULL + tv.tv_usec * 1000ULL;
+    };
+    final_run_time_ns_ = to_ns(usage.ru_utime) + to_ns(usage.ru_stime);
+  }
   pid_ = -1;
 }
 

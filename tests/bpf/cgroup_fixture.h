@@ -71,8 +71,7 @@ class ChildProcess {
   absl::Status PinTo(int cpu);
   // Moves the process to SCHED_FIFO at priority 1.
   absl::Status MakeRealtime();
-  // Stops the process, so that its last slice ends, records its run time, then kills and
-  // reaps it.
+  // Kills and reaps the process, and records its run time through the end of its exit.
   void Stop();
   // CPU time the kernel charged to the process (se.sum_exec_runtime), in nanoseconds: the
   // current value while it runs, the final one after Stop().

@@ -101,8 +101,8 @@ TEST_P(MonitorTest, AllowedTimeOnAssignedCpu) {
   uint64_t run = child->RunTimeNs();
   ASSERT_GT(run, kMinRunNs) << "the busy child hardly ran";
   EXPECT_GE(totals.allowed_ns, MostOf(run));
-  // The kill after the last schedstat read still runs the exit path, which is counted too.
-  EXPECT_LE(totals.allowed_ns, run + run / 20) << "more time counted than the kernel charged";
+  // rusage has microsecond resolution, and the slice before tracking began may be counted.
+  EXPECT_LE(totals.allowed_ns, run + run / 50) << "more time counted than the kernel charged";
   EXPECT_LT(totals.outside_ns, totals.allowed_ns / 20) << "outside time on its own CPU";
   EXPECT_LT(totals.remote_numa_ns, totals.allowed_ns / 20) << "remote time on its own node";
   EXPECT_GT(totals.switches_in, 0u);
