@@ -130,6 +130,22 @@ absl::Status NotWholeError(const Pod& pod, const ContainerSpec& container, const
       extra));
 }
 
+// Why a container of a pod that ZeroCpuContainer found runs in the shared pool.
+absl::Status ZeroCpuError(const Pod& pod, const ContainerSpec& container, const CpuField& cpu,
+                          const ContainerSpec& zero_cpu) {
+  if (cpu.millis == 0) {
+    return NotWholeError(pod, container, cpu,
+                         "; the kubelet counts a zero CPU quantity as unset, so the pod is "
+                         "Burstable and every container runs in the shared pool");
+  }
+  CpuField zero = CpuRequestOf(zero_cpu.resources);
+  return absl::InvalidArgumentError(absl::StrCat(
+      "pod ", pod.Key(), " container ", container.name,
+      ": runs in the shared pool because the pod is Burstable: container ", zero_cpu.name, " has ",
+      zero.field, " \"", zero.text,
+      "\", which the kubelet counts as unset; give it a whole number of CPUs such as \"1\""));
+}
+
 ContainerRequest RequestFor(const Pod& pod, const ContainerSpec& container,
                             const PodRequest& request, const ContainerSpec* zero_cpu,
                             const Topology& topology) {
@@ -140,19 +156,7 @@ ContainerRequest RequestFor(const Pod& pod, const ContainerSpec& container,
 
   CpuField cpu = CpuRequestOf(container.resources);
   if (request.qos != QosClass::kGuaranteed) {
-    if (zero_cpu == nullptr) return out;
-    if (cpu.millis == 0) {
-      out.error = NotWholeError(pod, container, cpu,
-                                "; the kubelet counts a zero CPU quantity as unset, so the pod is "
-                                "Burstable and every container runs in the shared pool");
-    } else {
-      CpuField zero = CpuRequestOf(zero_cpu->resources);
-      out.error = absl::InvalidArgumentError(absl::StrCat(
-          "pod ", pod.Key(), " container ", container.name,
-          ": runs in the shared pool because the pod is Burstable: container ", zero_cpu->name,
-          " has ", zero.field, " \"", zero.text,
-          "\", which the kubelet counts as unset; give it a whole number of CPUs such as \"1\""));
-    }
+    if (zero_cpu != nullptr) out.error = ZeroCpuError(pod, container, cpu, *zero_cpu);
     return out;
   }
 

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "policy/allocator.h"
+#include "policy/pod.h"
 #include "tests/unit/allocator_test_util.h"
 
 namespace numapin {
@@ -89,6 +90,33 @@ TEST(AllocatorInit, SidecarKeepsItsCpus) {
   EXPECT_EQ(released.Size(), 2);
   EXPECT_EQ(CpusOf(allocator, "uid-web", "proxy"), "0-1");
   EXPECT_EQ(allocator.ExclusiveCpus().Size(), 4);
+}
+
+TEST(AllocatorAddPod, AdmitsInitSidecarAndAppContainers) {
+  Topology topology = LoadFixture("24em64t-2n6c2t-pci.xml");
+  NodeAllocator allocator = MustCreate(topology);
+  absl::StatusOr<Pod> pod = ParsePod(testing::ReadFixture("pods/web-guaranteed.yaml"));
+  ASSERT_TRUE(pod.ok()) << pod.status();
+
+  // Strict on node 1 (the odd CPUs). "migrate" (init, 4 CPUs) runs first, "logs" (a sidecar of
+  // 1 CPU) and "app" (2 CPUs) reuse its CPUs, and "proxy" (500m) stays in the shared pool.
+  std::vector<ContainerDecision> decisions = allocator.AddPod(*pod);
+
+  ASSERT_EQ(decisions.size(), 4u);
+  EXPECT_EQ(decisions[0].container, "migrate");
+  EXPECT_EQ(decisions[0].assignment.numa_nodes.ToString(), "1");
+  EXPECT_EQ(decisions[0].assignment.cpus.Size(), 4);
+  const CpuSet& migrate = decisions[0].assignment.cpus;
+  EXPECT_TRUE(decisions[1].assignment.cpus.IsSubsetOf(migrate)) << "logs reuses migrate's CPUs";
+  EXPECT_TRUE(decisions[2].assignment.cpus.IsSubsetOf(migrate)) << "app reuses migrate's CPUs";
+  EXPECT_FALSE(decisions[1].assignment.cpus.Intersects(decisions[2].assignment.cpus));
+  EXPECT_FALSE(decisions[3].exclusive);
+  EXPECT_FALSE(decisions[3].error.ok());
+  EXPECT_EQ(allocator.ExclusiveCpus(), migrate);
+
+  EXPECT_EQ(allocator.FinishInit(pod->uid).Size(), 1);
+  EXPECT_EQ(allocator.ExclusiveCpus().Size(), 3);
+  EXPECT_EQ(allocator.AddPod(*pod).size(), 4u) << "a known pod keeps its decisions";
 }
 
 TEST(AllocatorPod, KnownPodChangesNothing) {

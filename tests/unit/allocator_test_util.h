@@ -11,17 +11,13 @@
 #include "policy/admission.h"
 #include "policy/allocator.h"
 #include "policy/topology.h"
+#include "tests/unit/fixtures.h"
 
 namespace numapin::testing {
 
-inline std::string FixturePath(const std::string& name) {
-  return std::string(NUMAPIN_SOURCE_DIR) + "/tests/fixtures/topologies/" + name;
-}
-
+// Loads tests/fixtures/topologies/NAME.
 inline Topology LoadFixture(const std::string& name) {
-  absl::StatusOr<Topology> topology = LoadTopology("xml:" + FixturePath(name));
-  EXPECT_TRUE(topology.ok()) << name << ": " << topology.status();
-  return topology.ok() ? *std::move(topology) : Topology();
+  return MustLoadTopology(TopologyFixture(name));
 }
 
 // `nodes` NUMA nodes of `cores_per_node` cores of `smt` siblings each. CPUs are numbered node by

@@ -143,6 +143,34 @@ TEST(SimulateExample, ReservedCpusNeverExclusive) {
   }
 }
 
+// Nodes 0 and 1 have 12 CPUs each; after 8 + 8 exclusive CPUs, a 6-CPU container fits on no
+// single node.
+TEST(SimulateCommand, SpillOnShortageFlag) {
+  std::string path = ::testing::TempDir() + "simulate-spill-" + std::to_string(getpid()) + ".jsonl";
+  auto add = [](const std::string& name, const std::string& cpu) {
+    return nlohmann::json::parse(
+               R"({"op":"add","pod":{"metadata":{"name":")" + name +
+               R"("},"spec":{"containers":[{"name":"c","resources":{"limits":{"cpu":")" + cpu +
+               R"(","memory":"1Gi"}}}]}}})")
+               .dump() +
+           "\n";
+  };
+  std::ofstream(path) << add("a", "8") << add("b", "8") << add("c", "6");
+
+  RunResult waits = RunNumapinctl("simulate " + kInterleaved + " " + path);
+  RunResult spills = RunNumapinctl("simulate " + kInterleaved + " --spill-on-shortage " + path);
+  std::remove(path.c_str());
+  ASSERT_EQ(waits.exit_status, 0) << waits.stderr_text;
+  ASSERT_EQ(spills.exit_status, 0) << spills.stderr_text;
+  ASSERT_EQ(waits.lines.size(), 3u);
+  ASSERT_EQ(spills.lines.size(), 3u);
+  EXPECT_EQ(waits.lines[2]["exclusive"], false) << waits.lines[2].dump();
+  EXPECT_TRUE(waits.lines[2]["error"].is_string());
+  EXPECT_EQ(spills.lines[2]["exclusive"], true) << spills.lines[2].dump();
+  EXPECT_EQ(spills.lines[2]["numa_nodes"], json::array({0, 1}));
+  EXPECT_EQ(Cpus(spills.lines[2]).Size(), 6);
+}
+
 TEST(SimulateCommand, MalformedLineFailsExitStatus) {
   std::string path = ::testing::TempDir() + "simulate-bad-" + std::to_string(getpid()) + ".jsonl";
   std::ofstream(path)

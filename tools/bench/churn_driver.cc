@@ -1,6 +1,7 @@
-// bench-churn-driver: replays a churn event file (numapinctl simulate JSONL) through
-// NodeAllocator directly and prints numapinctl simulate's output lines, so that churn-quality can
-// cross-check numapinctl, or run where numapinctl is not built.
+// bench-churn-driver: replays a churn event file (numapinctl simulate JSONL) through ParsePodJson
+// and NodeAllocator::AddPod and prints the fields of numapinctl simulate's output lines that
+// churn-quality reads. It cross-checks numapinctl and sets allocator options that numapinctl
+// does not expose.
 //
 //   bench-churn-driver --topology=xml:PATH [--reserved-cpus=LIST] [--spill-on-shortage]
 //   [--share-unshared-cores] EVENTS
@@ -12,28 +13,11 @@
 #include "absl/strings/match.h"
 #include "nlohmann/json.hpp"
 #include "policy/allocator.h"
+#include "policy/pod.h"
 #include "policy/topology.h"
 
 namespace numapin {
 namespace {
-
-// Churn pods have one container whose requests equal its limits: a whole number of CPUs.
-PodRequest RequestOf(const nlohmann::json& pod) {
-  const nlohmann::json& metadata = pod.at("metadata");
-  PodRequest request;
-  request.pod_key =
-      metadata.at("namespace").get<std::string>() + "/" + metadata.at("name").get<std::string>();
-  request.pod_uid = metadata.value("uid", request.pod_key);
-  request.qos = QosClass::kGuaranteed;
-  for (const nlohmann::json& spec : pod.at("spec").at("containers")) {
-    ContainerRequest container;
-    container.container = spec.at("name").get<std::string>();
-    container.exclusive_cpus =
-        std::stoi(spec.at("resources").at("requests").at("cpu").get<std::string>());
-    request.containers.push_back(container);
-  }
-  return request;
-}
 
 // The fields of numapinctl simulate's decision line that churn-quality reads.
 nlohmann::ordered_json DecisionLine(const std::string& pod_key, const ContainerDecision& decision) {
@@ -57,15 +41,19 @@ void Replay(std::istream& events, NodeAllocator& allocator) {
   while (std::getline(events, line)) {
     if (line.empty()) continue;
     nlohmann::json event = nlohmann::json::parse(line);
-    const nlohmann::json& pod = event.at("pod");
+    const nlohmann::json& pod_object = event.at("pod");
     if (event.at("op") == "add") {
-      PodRequest request = RequestOf(pod);
-      uid_of_key[request.pod_key] = request.pod_uid;
-      for (const ContainerDecision& decision : allocator.AddRequest(request)) {
-        std::cout << DecisionLine(request.pod_key, decision).dump() << "\n";
+      absl::StatusOr<Pod> pod = ParsePodJson(pod_object);
+      if (!pod.ok()) {
+        std::cerr << "bench-churn-driver: " << pod.status().message() << "\n";
+        continue;
+      }
+      uid_of_key[pod->Key()] = pod->uid;
+      for (const ContainerDecision& decision : allocator.AddPod(*pod)) {
+        std::cout << DecisionLine(pod->Key(), decision).dump() << "\n";
       }
     } else {
-      const nlohmann::json& metadata = pod.at("metadata");
+      const nlohmann::json& metadata = pod_object.at("metadata");
       std::string key = metadata.at("namespace").get<std::string>() + "/" +
                         metadata.at("name").get<std::string>();
       auto uid = uid_of_key.find(key);

@@ -39,6 +39,8 @@ ordered_json DecisionLine(const Pod& pod, const ContainerDecision& decision,
   CpuSet nodes = decision.exclusive ? decision.assignment.numa_nodes : topology.NodesOf(cpus);
   CpuSet mems = decision.exclusive ? decision.assignment.mems
                                    : nodes.Intersection(topology.NodesWithMemory());
+  // As for an assignment: all the CPUs' nodes when none of them reports memory, never empty.
+  if (mems.Empty()) mems = nodes;
 
   ordered_json line;
   line["pod"] = pod.Key();
@@ -179,10 +181,15 @@ int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::os
       {"reserved-cpus", false, "", "CPUs never made exclusive, in list format such as 0-1"},
       {"full-pcpus-only", true, "", "allocate whole cores only (requests a multiple of SMT width)"},
       {"strict-cpu-reservation", true, "", "keep reserved CPUs out of the shared pool too"},
+      {"spill-on-shortage", true, "",
+       "spread a preferred-policy container over several NUMA nodes when no one node has room now"},
+      {"spare-unshared-cores", true, "true",
+       "keep containers of 2+ CPUs off the free SMT siblings of other such containers"},
   };
   const std::string usage =
       "numapinctl simulate [--topology=SOURCE] [--reserved-cpus=LIST] [--full-pcpus-only] "
-      "[--strict-cpu-reservation] [EVENTS.jsonl|-]";
+      "[--strict-cpu-reservation] [--spill-on-shortage] [--spare-unshared-cores=false] "
+      "[EVENTS.jsonl|-]";
   absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, specs);
   if (!parsed.ok()) {
     err << "numapinctl simulate: " << parsed.status().message() << "\n";
@@ -212,6 +219,8 @@ int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::os
   options.reserved_cpus = *reserved;
   options.full_pcpus_only = parsed->GetBool("full-pcpus-only");
   options.strict_cpu_reservation = parsed->GetBool("strict-cpu-reservation");
+  options.spill_on_shortage = parsed->GetBool("spill-on-shortage");
+  options.spare_unshared_cores = parsed->GetBool("spare-unshared-cores");
   absl::StatusOr<NodeAllocator> allocator = NodeAllocator::Create(*topology, options);
   if (!allocator.ok()) {
     err << "numapinctl simulate: " << allocator.status().message() << "\n";
