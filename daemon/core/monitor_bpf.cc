@@ -15,8 +15,8 @@ class BpfSchedMonitor : public SchedMonitor {
     return monitor_->SetCpu(cpu, numa_node, owner_slot);
   }
 
-  absl::Status TrackCgroup(uint64_t cgroup_id, uint32_t slot, const std::vector<int>& cpus,
-                           const std::vector<int>& numa_nodes) override {
+  absl::Status TrackCgroup(uint64_t cgroup_id, uint32_t slot, const CpuSet& cpus,
+                           const CpuSet& numa_nodes) override {
     return monitor_->TrackCgroup(cgroup_id, slot, cpus, numa_nodes);
   }
 

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "policy/cpuset.h"
 
 namespace numapin {
 
@@ -50,8 +51,8 @@ class SchedMonitor {
  public:
   virtual ~SchedMonitor() = default;
   virtual absl::Status SetCpu(int cpu, int numa_node, std::optional<uint32_t> owner_slot) = 0;
-  virtual absl::Status TrackCgroup(uint64_t cgroup_id, uint32_t slot, const std::vector<int>& cpus,
-                                   const std::vector<int>& numa_nodes) = 0;
+  virtual absl::Status TrackCgroup(uint64_t cgroup_id, uint32_t slot, const CpuSet& cpus,
+                                   const CpuSet& numa_nodes) = 0;
   virtual absl::Status UntrackCgroup(uint64_t cgroup_id) = 0;
   virtual absl::StatusOr<MonitorCounters> ReadCounters() = 0;
   virtual int event_fd() const = 0;

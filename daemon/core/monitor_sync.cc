@@ -10,8 +10,6 @@
 namespace numapin {
 namespace {
 
-std::vector<int> ToInts(const CpuSet& set) { return set.ToVector(); }
-
 absl::Time FromMonotonic(uint64_t monotonic_ns) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
@@ -53,9 +51,8 @@ void Daemon::SyncMonitor() {
           ++it;
         }
       }
-      absl::Status status = monitor_->TrackCgroup(container.cgroup_id, slot,
-                                                  ToInts(container.cpus),
-                                                  ToInts(topology_.NodesOf(container.cpus)));
+      absl::Status status = monitor_->TrackCgroup(container.cgroup_id, slot, container.cpus,
+                                                  topology_.NodesOf(container.cpus));
       if (!status.ok()) {
         log::Error("Tracking cgroup in the monitor failed",
                    {{"pod", container.PodKey()}, {"container", container.name},

@@ -67,10 +67,10 @@ class FakeMonitor : public SchedMonitor {
     owners[cpu] = owner_slot;
     return absl::OkStatus();
   }
-  absl::Status TrackCgroup(uint64_t cgroup_id, uint32_t slot, const std::vector<int>& cpus,
-                           const std::vector<int>& numa_nodes) override {
+  absl::Status TrackCgroup(uint64_t cgroup_id, uint32_t slot, const CpuSet& cpus,
+                           const CpuSet& numa_nodes) override {
     std::lock_guard<std::mutex> lock(mutex);
-    tracked[cgroup_id] = {slot, CpuSet::FromVector(cpus)};
+    tracked[cgroup_id] = {slot, cpus};
     return absl::OkStatus();
   }
   absl::Status UntrackCgroup(uint64_t cgroup_id) override {
