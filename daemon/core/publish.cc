@@ -23,7 +23,9 @@ nlohmann::json DumpJson(const DaemonSnapshot& snapshot) {
   root["pin_conflicts"] = snapshot.pin_conflicts;
   root["allocation_failures"] = snapshot.allocation_failures;
   root["pin_latency_count"] = snapshot.pin_latency.count;
+  root["pin_latency_sum"] = snapshot.pin_latency.sum;
   root["repair_latency_count"] = snapshot.repair_latency.count;
+  root["repair_latency_sum"] = snapshot.repair_latency.sum;
   nlohmann::json containers = nlohmann::json::array();
   for (const ContainerState& container : snapshot.containers) {
     containers.push_back({{"pod", container.namespace_name + "/" + container.pod},

@@ -147,6 +147,8 @@ fake_node_write_pod guaranteed "$g_uid" Guaranteed "$g_id2" 1
 check "restarted container keeps CPU 1" wait_for 5 equals cpus_of "$g_dir" 1
 check "restarted process allowed CPU 1" wait_for 2 equals allowed_of "$g_pid" 1
 check "pin latency observed for the new cgroup" at_least pin_latency_count 1
+echo "pin latency: $(dump pin_latency_count) pins, $(dump pin_latency_sum) s in total;" \
+  "repair latency: $(dump repair_latency_count) repairs, $(dump repair_latency_sum) s in total"
 
 echo "=== SIGHUP"
 kill -HUP "$daemon_pid"
