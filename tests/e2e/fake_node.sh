@@ -110,7 +110,18 @@ fake_node_start_container() {
   fi
   pid=$!
   echo "$pid" >> "$FN_TMP/pids"
+  fn_wait_joined "$pid" "$dir"
   echo "$pid"
+}
+
+# fn_wait_joined PID DIR: waits up to 2 s until the process has moved itself into the cgroup, so
+# that callers never see the mask of the shell that started it.
+fn_wait_joined() {
+  local i
+  for ((i = 0; i < 20; i++)); do
+    grep -qx "$1" "$2/cgroup.procs" 2>/dev/null && return 0
+    sleep 0.1
+  done
 }
 
 # fake_node_start_process DIR [busy]: starts one more process (a sleep, or a busy loop) in an
@@ -122,8 +133,10 @@ fake_node_start_process() {
   else
     sh -c 'echo $$ > "$1/cgroup.procs" && exec sleep 100000' _ "$1" </dev/null >/dev/null 2>&1 &
   fi
-  echo "$!" >> "$FN_TMP/pids"
-  echo "$!"
+  local pid=$!
+  echo "$pid" >> "$FN_TMP/pids"
+  fn_wait_joined "$pid" "$1"
+  echo "$pid"
 }
 
 # fn_wait_gone PID...: waits up to 5 s for the processes to exit; they may not be children of
