@@ -64,7 +64,10 @@ void Daemon::OnCgroupEvents() {
     if (!known) {
       unknown = true;
       if (unnamed_cgroups_.size() < kMaxUnnamedCgroups) unnamed_cgroups_.emplace(dir, now);
-      if (pods_.count(*parent_uid)) reconciler_->PinUnknown(dir, SharedPool());
+      // In observe mode the kubelet pins new containers itself.
+      if (pods_.count(*parent_uid) && options_.mode == DaemonMode::kAllocate) {
+        reconciler_->PinUnknown(dir, SharedPool());
+      }
     }
   }
   if (unknown) source_->RequestRefresh();
