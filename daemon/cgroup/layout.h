@@ -1,4 +1,4 @@
-// Where the kubelet's pod and container cgroups live: the cgroup version that holds the cpuset
+// Where the kubelet's pod and container cgroups live: the cgroup version that has the cpuset
 // controller (v1, v2 or a hybrid machine's v1 cpuset), the cgroup driver's naming (systemd or
 // cgroupfs), and the checks that keep pod uids and container ids from escaping the cgroup root.
 #pragma once

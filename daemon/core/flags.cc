@@ -70,6 +70,7 @@ absl::Status ParseModes(DaemonOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("--mode=", mode, " is invalid; expected allocate or observe"));
   }
+
   const std::string quota = absl::GetFlag(FLAGS_exclusive_cfs_quota);
   if (quota == "keep") {
     options.exclusive_cfs_quota = CfsQuotaPolicy::kKeep;
@@ -79,6 +80,7 @@ absl::Status ParseModes(DaemonOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat("--exclusive-cfs-quota=", quota,
                                                    " is invalid; expected keep or unlimited"));
   }
+
   const std::string format = absl::GetFlag(FLAGS_log_format);
   if (format == "text") {
     options.log_format = log::Format::kText;
@@ -88,6 +90,7 @@ absl::Status ParseModes(DaemonOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("--log-format=", format, " is invalid; expected text or json"));
   }
+
   absl::StatusOr<Tristate> mems = ParseTristate("set-mems", absl::GetFlag(FLAGS_set_mems));
   if (!mems.ok()) return mems.status();
   options.set_mems = *mems;
@@ -133,6 +136,7 @@ absl::StatusOr<DaemonOptions> ParseFlags(int argc, char** argv) {
   DaemonOptions options;
   absl::Status status = ParseModes(options);
   if (!status.ok()) return status;
+
   options.repair = absl::GetFlag(FLAGS_repair);
   options.pod_source.spec = absl::GetFlag(FLAGS_pod_source);
   if (options.pod_source.spec != "kubelet" && !absl::StartsWith(options.pod_source.spec, "dir:")) {
@@ -144,6 +148,7 @@ absl::StatusOr<DaemonOptions> ParseFlags(int argc, char** argv) {
   options.pod_source.ca_file = absl::GetFlag(FLAGS_kubelet_ca_file);
   options.pod_source.insecure_skip_tls_verify = absl::GetFlag(FLAGS_kubelet_insecure_skip_tls_verify);
   options.pod_source.poll_interval = absl::GetFlag(FLAGS_kubelet_poll_interval);
+
   options.cgroup_root = absl::GetFlag(FLAGS_cgroup_root);
   options.topology = absl::GetFlag(FLAGS_topology);
   absl::StatusOr<CpuSet> reserved = CpuSet::Parse(absl::GetFlag(FLAGS_reserved_cpus));
@@ -154,6 +159,7 @@ absl::StatusOr<DaemonOptions> ParseFlags(int argc, char** argv) {
   options.allocator.reserved_cpus = *reserved;
   options.allocator.strict_cpu_reservation = absl::GetFlag(FLAGS_strict_cpu_reservation);
   options.allocator.full_pcpus_only = absl::GetFlag(FLAGS_full_pcpus_only);
+
   options.state_dir = absl::GetFlag(FLAGS_state_dir);
   options.cpu_manager_state = absl::GetFlag(FLAGS_cpu_manager_state);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
@@ -162,6 +168,7 @@ absl::StatusOr<DaemonOptions> ParseFlags(int argc, char** argv) {
   if (options.node_name.empty() && std::getenv("NODE_NAME") != nullptr) {
     options.node_name = std::getenv("NODE_NAME");
   }
+
   options.readback_interval = absl::GetFlag(FLAGS_readback_interval);
   if (options.readback_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -1,7 +1,7 @@
 // RepinLimiter: per-container limit on re-pins. When another writer (such as the kubelet's CPU
-// manager) keeps rewriting a cgroup, re-pinning at once in a loop would only fight it, so after
-// too many re-pins in a window the container is marked in conflict and left alone for a back-off
-// that doubles on each new conflict, up to a maximum.
+// manager) keeps rewriting a cgroup, re-pinning at once in a loop would only fight it. So after
+// too many re-pins in a window the container is marked in conflict and left alone for a
+// back-off, which doubles on each new conflict up to a maximum.
 #pragma once
 
 #include <deque>
