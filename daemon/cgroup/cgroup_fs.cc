@@ -97,8 +97,8 @@ class RealCgroupFiles : public CgroupFiles {
     int saved = errno;
     std::string path = AbsolutePath(dir);
     if (!file.empty()) absl::StrAppend(&path, "/", file);
-    absl::StatusCode code = saved == ENOENT ? absl::StatusCode::kNotFound
-                                            : absl::StatusCode::kInternal;
+    absl::StatusCode code =
+        saved == ENOENT ? absl::StatusCode::kNotFound : absl::StatusCode::kInternal;
     return absl::Status(code, absl::StrCat(what, " ", path, " failed: ", std::strerror(saved)));
   }
 

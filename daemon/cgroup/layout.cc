@@ -82,8 +82,8 @@ bool V2HasCpuset(const std::string& dir) {
 // For a v1 cpuset root, the same relative directory in the cpu controller's hierarchy.
 std::string V1CpuRoot(const std::vector<MountInfoEntry>& mounts, const MountInfoEntry& cpuset,
                       const std::string& cpuset_root) {
-  const std::string relative = cpuset_root.substr(
-      cpuset.mount_point == "/" ? 0 : cpuset.mount_point.size());
+  const std::string relative =
+      cpuset_root.substr(cpuset.mount_point == "/" ? 0 : cpuset.mount_point.size());
   for (const MountInfoEntry& entry : mounts) {
     if (!IsV1With(entry, "cpu")) continue;
     std::string candidate = entry.mount_point + relative;
@@ -168,8 +168,8 @@ absl::StatusOr<CgroupLayout> DetectLayout(const std::string& cgroup_root,
                                           absl::string_view mountinfo) {
   char resolved[PATH_MAX];
   if (realpath(cgroup_root.c_str(), resolved) == nullptr) {
-    return absl::NotFoundError(absl::StrCat("--cgroup-root ", cgroup_root,
-                                            " cannot be resolved: ", std::strerror(errno)));
+    return absl::NotFoundError(
+        absl::StrCat("--cgroup-root ", cgroup_root, " cannot be resolved: ", std::strerror(errno)));
   }
   CgroupLayout layout;
   absl::Status status = FindHierarchy(ParseMountInfo(mountinfo), resolved, layout);
@@ -193,9 +193,9 @@ absl::StatusOr<CgroupLayout> DetectLayout(const std::string& cgroup_root,
 }
 
 absl::Status ValidatePodUid(absl::string_view uid) {
-  bool valid = !uid.empty() && uid.size() <= 64 &&
-               std::all_of(uid.begin(), uid.end(),
-                           [](char c) { return absl::ascii_isxdigit(c) || c == '-'; });
+  bool valid = !uid.empty() && uid.size() <= 64 && std::all_of(uid.begin(), uid.end(), [](char c) {
+    return absl::ascii_isxdigit(c) || c == '-';
+  });
   if (!valid) {
     return absl::InvalidArgumentError(absl::StrCat(
         "pod uid \"", absl::CEscape(uid), "\" is invalid: expected hex digits and dashes"));
@@ -205,9 +205,8 @@ absl::Status ValidatePodUid(absl::string_view uid) {
 
 absl::Status ValidateContainerId(absl::string_view id) {
   bool valid = !id.empty() && id.size() <= kMaxIdLength &&
-               std::all_of(id.begin(), id.end(), [](char c) {
-                 return absl::ascii_isalnum(c) || c == '_' || c == '-';
-               });
+               std::all_of(id.begin(), id.end(),
+                           [](char c) { return absl::ascii_isalnum(c) || c == '_' || c == '-'; });
   if (!valid) {
     return absl::InvalidArgumentError(
         absl::StrCat("container id \"", absl::CEscape(id),
@@ -249,8 +248,8 @@ std::vector<std::string> PodCgroupCandidates(const CgroupLayout& layout, absl::s
     const std::string escaped = absl::StrReplaceAll(uid, {{"-", "_"}});
     paths.push_back(*level == '\0'
                         ? absl::StrCat("kubepods.slice/kubepods-pod", escaped, ".slice")
-                        : absl::StrCat("kubepods.slice/kubepods-", level, ".slice/kubepods-",
-                                       level, "-pod", escaped, ".slice"));
+                        : absl::StrCat("kubepods.slice/kubepods-", level, ".slice/kubepods-", level,
+                                       "-pod", escaped, ".slice"));
   }
   return paths;
 }

@@ -22,9 +22,9 @@ const char* CgroupDriverName(CgroupDriver driver);     // "systemd", "cgroupfs".
 
 // One line of /proc/self/mountinfo, the fields the detection needs.
 struct MountInfoEntry {
-  std::string root;         // Path inside the file system that is mounted.
-  std::string mount_point;  // With octal escapes such as \040 decoded.
-  std::string fs_type;      // "cgroup", "cgroup2", "tmpfs", ...
+  std::string root;                        // Path inside the file system that is mounted.
+  std::string mount_point;                 // With octal escapes such as \040 decoded.
+  std::string fs_type;                     // "cgroup", "cgroup2", "tmpfs", ...
   std::vector<std::string> super_options;  // For cgroup v1: the controllers ("cpuset", "cpu").
 };
 

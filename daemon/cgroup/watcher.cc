@@ -42,8 +42,8 @@ absl::StatusOr<std::unique_ptr<CgroupWatcher>> CgroupWatcher::Create(const std::
   std::unique_ptr<CgroupWatcher> watcher(new CgroupWatcher(root, top, max_depth, fd));
   int wd = inotify_add_watch(fd, absl::StrCat(root, "/", top).c_str(), kWatchMask);
   if (wd < 0) {
-    return absl::NotFoundError(absl::StrCat("watching ", root, "/", top,
-                                            " failed: ", std::strerror(errno)));
+    return absl::NotFoundError(
+        absl::StrCat("watching ", root, "/", top, " failed: ", std::strerror(errno)));
   }
   inotify_rm_watch(fd, wd);
   watcher->Rescan();

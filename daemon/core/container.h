@@ -48,13 +48,13 @@ struct ManagedContainer {
 
   // The container's cgroup, relative to the cpuset root; empty until found.
   std::string cgroup_dir;
-  std::string located_id;  // Container id the cgroup was found for.
-  uint64_t cgroup_id = 0;  // Inode, as the BPF monitor keys it.
+  std::string located_id;                         // Container id the cgroup was found for.
+  uint64_t cgroup_id = 0;                         // Inode, as the BPF monitor keys it.
   absl::Time cgroup_seen = absl::InfinitePast();  // inotify reported the directory.
-  int slot = -1;                                   // Monitor slot, -1 when untracked.
+  int slot = -1;                                  // Monitor slot, -1 when untracked.
 
   // Enforcement state.
-  bool pinned = false;  // The current cgroup holds, or was written with, `pinned_cpus`.
+  bool pinned = false;    // The current cgroup holds, or was written with, `pinned_cpus`.
   bool restored = false;  // The assignment came from the checkpoint; first pin is a restore.
   CpuSet pinned_cpus;
   std::optional<CpusetValues> last_drift_found;  // Logged drift, so a lasting one counts once.

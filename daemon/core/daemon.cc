@@ -31,8 +31,8 @@ absl::Status AddToEpoll(int epoll_fd, int fd) {
   event.events = EPOLLIN;
   event.data.fd = fd;
   if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event) != 0) {
-    return absl::InternalError(absl::StrCat("epoll_ctl ADD of fd ", fd, " failed: ",
-                                            std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("epoll_ctl ADD of fd ", fd, " failed: ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }
@@ -134,12 +134,13 @@ absl::Status Daemon::InitCgroups() {
   config.writes = options_.Writes();
   config.observe = options_.mode == DaemonMode::kObserve;
   config.exclusive_cfs_quota = options_.exclusive_cfs_quota;
-  reconciler_ = std::make_unique<Reconciler>(config, cpuset_files_.get(), cpu_files_.get(),
-                                             &stats_);
+  reconciler_ =
+      std::make_unique<Reconciler>(config, cpuset_files_.get(), cpu_files_.get(), &stats_);
   if (options_.exclusive_cfs_quota == CfsQuotaPolicy::kUnlimited && cpu_files_ == nullptr) {
-    log::Warning("No cpu controller hierarchy with kubepods; --exclusive-cfs-quota=unlimited "
-                 "has no effect",
-                 {{"cgroup_root", options_.cgroup_root}});
+    log::Warning(
+        "No cpu controller hierarchy with kubepods; --exclusive-cfs-quota=unlimited "
+        "has no effect",
+        {{"cgroup_root", options_.cgroup_root}});
   }
   log::Info("Found kubepods cgroups", {{"version", CgroupVersionName(layout_.version)},
                                        {"driver", CgroupDriverName(layout_.driver)},
@@ -202,8 +203,8 @@ absl::Status Daemon::InitLoopFds() {
   sigaddset(&signals, SIGHUP);
   signal_fd_ = signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
   if (epoll_fd_ < 0 || timer_fd_ < 0 || signal_fd_ < 0) {
-    return absl::InternalError(absl::StrCat("creating loop descriptors failed: ",
-                                            std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("creating loop descriptors failed: ", std::strerror(errno)));
   }
   const int64_t nanos = absl::ToInt64Nanoseconds(options_.readback_interval);
   struct itimerspec spec = {};
@@ -234,11 +235,11 @@ absl::Status Daemon::InitLoopFds() {
 }
 
 absl::Status Daemon::Run() {
-  log::Info("Started numapind", {{"mode", options_.mode == DaemonMode::kAllocate ? "allocate"
-                                                                                 : "observe"},
-                                 {"pod_source", source_->name()},
-                                 {"node", options_.node_name},
-                                 {"monitor", monitor_ != nullptr ? "up" : "down"}});
+  log::Info("Started numapind",
+            {{"mode", options_.mode == DaemonMode::kAllocate ? "allocate" : "observe"},
+             {"pod_source", source_->name()},
+             {"node", options_.node_name},
+             {"monitor", monitor_ != nullptr ? "up" : "down"}});
   source_->RequestRefresh();
   while (!stopping_) {
     struct epoll_event events[16];

@@ -139,8 +139,8 @@ class Daemon {
   std::vector<uint32_t> free_slots_;
   std::map<uint32_t, ContainerKey> slot_owner_;
   std::map<int, std::optional<uint32_t>> cpu_owner_pushed_;
-  std::map<uint64_t, CpuSet> tracked_;  // cgroup id -> CPUs pushed to the monitor.
-  std::map<uint32_t, uint64_t> slot_cgroup_;  // Slot -> cgroup id tracked in it.
+  std::map<uint64_t, CpuSet> tracked_;         // cgroup id -> CPUs pushed to the monitor.
+  std::map<uint32_t, uint64_t> slot_cgroup_;   // Slot -> cgroup id tracked in it.
   std::map<std::string, uint64_t> intruders_;  // "comm pid cgroup" -> events this interval.
   MonitorCounters counters_;
 

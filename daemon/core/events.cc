@@ -15,18 +15,17 @@ void Daemon::OnPodSource() {
     ++pod_source_errors_[source_->name()];
     uint64_t suppressed = 0;
     if (log_limiter_.Allow(absl::StrCat("pod/", error.message()), absl::Now(), &suppressed)) {
-      log::Error("Dropped a malformed pod", {{"source", source_->name()},
-                                             {"error", error},
-                                             {"suppressed", suppressed}});
+      log::Error("Dropped a malformed pod",
+                 {{"source", source_->name()}, {"error", error}, {"suppressed", suppressed}});
     }
   }
   if (!pods.ok()) {
     ++pod_source_errors_[source_->name()];
     uint64_t suppressed = 0;
     if (log_limiter_.Allow("pod-source", absl::Now(), &suppressed)) {
-      log::Error("Reading pods failed; keeping the last good list",
-                 {{"source", source_->name()}, {"error", pods.status()},
-                  {"suppressed", suppressed}});
+      log::Error(
+          "Reading pods failed; keeping the last good list",
+          {{"source", source_->name()}, {"error", pods.status()}, {"suppressed", suppressed}});
     }
     Publish();
     return;
@@ -107,8 +106,8 @@ void Daemon::OnReload() {
 void Daemon::OnCpuManagerStateChange() {
   alignas(struct inotify_event) char buffer[4096];
   bool relevant = false;
-  const std::string base = options_.cpu_manager_state.substr(
-      options_.cpu_manager_state.rfind('/') + 1);
+  const std::string base =
+      options_.cpu_manager_state.substr(options_.cpu_manager_state.rfind('/') + 1);
   ssize_t n;
   while ((n = read(state_watch_fd_, buffer, sizeof(buffer))) > 0) {
     for (char* at = buffer; at < buffer + n;) {

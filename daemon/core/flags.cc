@@ -77,8 +77,8 @@ absl::Status ParseModes(DaemonOptions& options) {
   } else if (quota == "unlimited") {
     options.exclusive_cfs_quota = CfsQuotaPolicy::kUnlimited;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("--exclusive-cfs-quota=", quota,
-                                                   " is invalid; expected keep or unlimited"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--exclusive-cfs-quota=", quota, " is invalid; expected keep or unlimited"));
   }
 
   const std::string format = absl::GetFlag(FLAGS_log_format);
@@ -127,8 +127,8 @@ absl::StatusOr<DaemonOptions> ParseFlags(int argc, char** argv) {
   std::vector<std::string> args = UnderscoreFlagNames(argc, argv);
   std::vector<char*> pointers;
   for (std::string& arg : args) pointers.push_back(arg.data());
-  std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(pointers.size()),
-                                                   pointers.data());
+  std::vector<char*> rest =
+      absl::ParseCommandLine(static_cast<int>(pointers.size()), pointers.data());
   if (rest.size() > 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("unexpected argument \"", rest[1], "\"; numapind takes flags only"));
@@ -140,21 +140,22 @@ absl::StatusOr<DaemonOptions> ParseFlags(int argc, char** argv) {
   options.repair = absl::GetFlag(FLAGS_repair);
   options.pod_source.spec = absl::GetFlag(FLAGS_pod_source);
   if (options.pod_source.spec != "kubelet" && !absl::StartsWith(options.pod_source.spec, "dir:")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--pod-source=", options.pod_source.spec, " is invalid; expected kubelet or dir:PATH"));
+    return absl::InvalidArgumentError(absl::StrCat("--pod-source=", options.pod_source.spec,
+                                                   " is invalid; expected kubelet or dir:PATH"));
   }
   options.pod_source.kubelet_url = absl::GetFlag(FLAGS_kubelet_url);
   options.pod_source.token_file = absl::GetFlag(FLAGS_kubelet_token_file);
   options.pod_source.ca_file = absl::GetFlag(FLAGS_kubelet_ca_file);
-  options.pod_source.insecure_skip_tls_verify = absl::GetFlag(FLAGS_kubelet_insecure_skip_tls_verify);
+  options.pod_source.insecure_skip_tls_verify =
+      absl::GetFlag(FLAGS_kubelet_insecure_skip_tls_verify);
   options.pod_source.poll_interval = absl::GetFlag(FLAGS_kubelet_poll_interval);
 
   options.cgroup_root = absl::GetFlag(FLAGS_cgroup_root);
   options.topology = absl::GetFlag(FLAGS_topology);
   absl::StatusOr<CpuSet> reserved = CpuSet::Parse(absl::GetFlag(FLAGS_reserved_cpus));
   if (!reserved.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("--reserved-cpus is invalid: ",
-                                                   reserved.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--reserved-cpus is invalid: ", reserved.status().message()));
   }
   options.allocator.reserved_cpus = *reserved;
   options.allocator.strict_cpu_reservation = absl::GetFlag(FLAGS_strict_cpu_reservation);
@@ -171,9 +172,9 @@ absl::StatusOr<DaemonOptions> ParseFlags(int argc, char** argv) {
 
   options.readback_interval = absl::GetFlag(FLAGS_readback_interval);
   if (options.readback_interval <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--readback-interval=", absl::FormatDuration(options.readback_interval),
-        " is invalid; expected a positive duration such as 1s"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--readback-interval=", absl::FormatDuration(options.readback_interval),
+                     " is invalid; expected a positive duration such as 1s"));
   }
   options.dump_state_file = absl::GetFlag(FLAGS_dump_state_file);
   return options;

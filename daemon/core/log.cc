@@ -37,8 +37,8 @@ Field::Field(absl::string_view key, int64_t value) : key(key), value(absl::StrCa
 
 void Init(Format format) {
   g_format = format;
-  auto logger = std::make_shared<spdlog::logger>(
-      "numapind", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>("numapind",
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
   if (format == Format::kJson) {
     logger->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l",%v})",
                         spdlog::pattern_time_type::utc);

@@ -27,8 +27,7 @@ struct Field {
   Field(absl::string_view key, int value) : Field(key, static_cast<int64_t>(value)) {}
   Field(absl::string_view key, uint64_t value) : Field(key, static_cast<int64_t>(value)) {}
   Field(absl::string_view key, uint32_t value) : Field(key, static_cast<int64_t>(value)) {}
-  Field(absl::string_view key, const absl::Status& status)
-      : key(key), value(status.ToString()) {}
+  Field(absl::string_view key, const absl::Status& status) : key(key), value(status.ToString()) {}
   std::string key;
   std::string value;
 };

@@ -47,8 +47,8 @@ int main(int argc, char** argv) {
     numapin::log::Error("Starting the metrics server failed", {{"error", server.status()}});
     return 1;
   }
-  numapin::log::Info("Serving metrics", {{"address", (*server)->host()},
-                                         {"port", (*server)->port()}});
+  numapin::log::Info("Serving metrics",
+                     {{"address", (*server)->host()}, {"port", (*server)->port()}});
   std::unique_ptr<numapin::TextfileWriter> textfile;
   if (!options->textfile_dir.empty()) {
     textfile = std::make_unique<numapin::TextfileWriter>(options->textfile_dir);

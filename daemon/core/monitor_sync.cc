@@ -55,8 +55,7 @@ void Daemon::SyncMonitor() {
                                                   topology_.NodesOf(container.cpus));
       if (!status.ok()) {
         log::Error("Tracking cgroup in the monitor failed",
-                   {{"pod", container.PodKey()}, {"container", container.name},
-                    {"error", status}});
+                   {{"pod", container.PodKey()}, {"container", container.name}, {"error", status}});
         continue;
       }
       tracked_[container.cgroup_id] = container.cpus;
@@ -140,14 +139,15 @@ void Daemon::OnMonitorEvents() {
       uint64_t suppressed = 0;
       if (log_limiter_.Allow(absl::StrCat("outside/", key.pod_uid, "/", key.name), absl::Now(),
                              &suppressed)) {
-        log::Warning("Task ran outside its allocation", {{"kind", kind},
-                                                         {"pod", container.PodKey()},
-                                                         {"container", container.name},
-                                                         {"cpu", event.cpu},
-                                                         {"allowed_cpus", container.cpus.ToString()},
-                                                         {"pid", event.pid},
-                                                         {"comm", event.comm},
-                                                         {"suppressed", suppressed}});
+        log::Warning("Task ran outside its allocation",
+                     {{"kind", kind},
+                      {"pod", container.PodKey()},
+                      {"container", container.name},
+                      {"cpu", event.cpu},
+                      {"allowed_cpus", container.cpus.ToString()},
+                      {"pid", event.pid},
+                      {"comm", event.comm},
+                      {"suppressed", suppressed}});
       }
       scope.push_back(&container);
     }

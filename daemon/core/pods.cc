@@ -34,9 +34,8 @@ void Daemon::OnPods(std::vector<Pod> pods) {
       ++allocation_failures_["invalid_pod_uid"];
       uint64_t suppressed = 0;
       if (log_limiter_.Allow(absl::StrCat("uid/", pod.uid), absl::Now(), &suppressed)) {
-        log::Error("Rejected a pod with an invalid uid", {{"pod", pod.Key()},
-                                                          {"error", valid},
-                                                          {"suppressed", suppressed}});
+        log::Error("Rejected a pod with an invalid uid",
+                   {{"pod", pod.Key()}, {"error", valid}, {"suppressed", suppressed}});
       }
       continue;
     }
@@ -94,12 +93,11 @@ bool Daemon::AddPod(const Pod& pod) {
         if (decision.container != spec.name || decision.init != spec.init) continue;
         if (decision.exclusive) {
           any_exclusive = true;
-          log::Info("Assigned exclusive CPUs",
-                    {{"pod", pod.Key()},
-                     {"container", spec.name},
-                     {"cpus", decision.assignment.cpus.ToString()},
-                     {"numa", decision.assignment.numa_nodes.ToString()},
-                     {"init", spec.init ? "true" : "false"}});
+          log::Info("Assigned exclusive CPUs", {{"pod", pod.Key()},
+                                                {"container", spec.name},
+                                                {"cpus", decision.assignment.cpus.ToString()},
+                                                {"numa", decision.assignment.numa_nodes.ToString()},
+                                                {"init", spec.init ? "true" : "false"}});
         } else if (!decision.error.ok()) {
           container.error = std::string(decision.error.message());
           ++allocation_failures_[FailureReason(decision.error)];
@@ -149,18 +147,17 @@ bool Daemon::UpdateStatuses(const Pod& pod) {
       uint64_t suppressed = 0;
       if (log_limiter_.Allow(absl::StrCat("id/", pod.uid, "/", container.name), absl::Now(),
                              &suppressed)) {
-        log::Error("Ignoring an invalid container id", {{"pod", pod.Key()},
-                                                        {"container", container.name},
-                                                        {"error", id.status()}});
+        log::Error("Ignoring an invalid container id",
+                   {{"pod", pod.Key()}, {"container", container.name}, {"error", id.status()}});
       }
       continue;
     }
     if (id->id == container.container_id) continue;
     if (!container.container_id.empty()) {
       log::Info("Container restarted; it keeps its CPUs", {{"pod", pod.Key()},
-                                                          {"container", container.name},
-                                                          {"old_id", container.container_id},
-                                                          {"new_id", id->id}});
+                                                           {"container", container.name},
+                                                           {"old_id", container.container_id},
+                                                           {"new_id", id->id}});
     }
     container.runtime = id->runtime;
     container.container_id = id->id;
@@ -218,8 +215,8 @@ void Daemon::RefreshDesired() {
     } else {
       container.assignment = Assignment();
       container.cpus = shared;
-      container.mems = manage_mems ? std::optional<CpuSet>(topology_.NodesWithMemory())
-                                   : std::nullopt;
+      container.mems =
+          manage_mems ? std::optional<CpuSet>(topology_.NodesWithMemory()) : std::nullopt;
     }
     if (!container.init) {
       auto [it, inserted] = all_exclusive.emplace(key.pod_uid, container.exclusive);
@@ -266,9 +263,10 @@ void Daemon::ReadCpuManagerState() {
   cpu_manager_state_ = *std::move(state);
   cpu_manager_state_valid_ = true;
   cpu_manager_state_error_.clear();
-  log::Info("Read cpu_manager_state", {{"path", options_.cpu_manager_state},
-                                       {"shared_pool", cpu_manager_state_->default_cpuset.ToString()},
-                                       {"pods", cpu_manager_state_->entries.size()}});
+  log::Info("Read cpu_manager_state",
+            {{"path", options_.cpu_manager_state},
+             {"shared_pool", cpu_manager_state_->default_cpuset.ToString()},
+             {"pods", cpu_manager_state_->entries.size()}});
 }
 
 }  // namespace numapin

@@ -100,8 +100,8 @@ Reconciler::Step Reconciler::Classify(ManagedContainer& container, const CpusetV
     container.last_drift_found.reset();
     if (container.limiter.OnStable(now)) {
       log::Info("Pin conflict cleared", {{"pod", container.PodKey()},
-                                          {"container", container.name},
-                                          {"cpus", container.cpus.ToString()}});
+                                         {"container", container.name},
+                                         {"cpus", container.cpus.ToString()}});
     }
     return Step::kSkip;
   }
@@ -246,9 +246,9 @@ void Reconciler::Run(const std::vector<ManagedContainer*>& scope, const CpuSet& 
     uint64_t suppressed = 0;
     if (!results[i].status.ok() &&
         limiter_.Allow(absl::StrCat("ancestor/", results[i].dir), started, &suppressed)) {
-      log::Error("Writing parent cpuset failed",
-                 {{"cgroup", results[i].dir}, {"error", results[i].status},
-                  {"suppressed", suppressed}});
+      log::Error(
+          "Writing parent cpuset failed",
+          {{"cgroup", results[i].dir}, {"error", results[i].status}, {"suppressed", suppressed}});
     }
   }
   for (size_t i = 0; i < todo.size(); ++i) {

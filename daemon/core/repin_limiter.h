@@ -11,7 +11,7 @@
 namespace numapin {
 
 struct RepinLimits {
-  int max_repins = 5;                       // Re-pins allowed within `window`...
+  int max_repins = 5;                         // Re-pins allowed within `window`...
   absl::Duration window = absl::Seconds(10);  // ...before a conflict starts.
   absl::Duration initial_backoff = absl::Seconds(5);
   absl::Duration max_backoff = absl::Seconds(60);

@@ -87,8 +87,8 @@ std::vector<AssignmentRecord> Daemon::RebuildFromCgroups(const std::map<std::str
       record.init = wanted.init;
       record.assignment.cpus = found->cpus;
       record.assignment.numa_nodes = topology_.NodesOf(found->cpus);
-      record.assignment.mems = record.assignment.numa_nodes.Intersection(
-          topology_.NodesWithMemory());
+      record.assignment.mems =
+          record.assignment.numa_nodes.Intersection(topology_.NodesWithMemory());
       log::Info("Rebuilt assignment from the live cgroup",
                 {{"pod", record.pod_key},
                  {"container", record.container},

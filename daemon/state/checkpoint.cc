@@ -27,7 +27,8 @@ absl::StatusOr<CpuSet> ParseField(const std::string& text, absl::string_view fie
   absl::StatusOr<CpuSet> set = CpuSet::Parse(text);
   if (!set.ok()) {
     return absl::DataLossError(absl::StrCat("checkpoint assignment ", index, " has an invalid ",
-                                            field, " list \"", text, "\": ", set.status().message()));
+                                            field, " list \"", text,
+                                            "\": ", set.status().message()));
   }
   return set;
 }
@@ -46,8 +47,8 @@ absl::StatusOr<CheckpointEntry> DecodeEntry(const checkpoint::Assignment& in, in
   absl::StatusOr<CpuSet> nodes = ParseField(in.numa_nodes(), "numa_nodes", index);
   if (!nodes.ok()) return nodes.status();
   if (entry.record.pod_uid.empty() || entry.record.container.empty() || cpus->Empty()) {
-    return absl::DataLossError(absl::StrCat("checkpoint assignment ", index,
-                                            " lacks a pod uid, container name or CPUs"));
+    return absl::DataLossError(
+        absl::StrCat("checkpoint assignment ", index, " lacks a pod uid, container name or CPUs"));
   }
   entry.record.assignment = Assignment{*cpus, *nodes, *mems};
   return entry;

@@ -41,8 +41,7 @@ absl::Status ParseEntries(const nlohmann::json& entries, CpuManagerState& state)
           absl::StrCat("cpu_manager_state entry for pod ", pod_uid, " is not an object"));
     }
     for (const auto& [container, cpus] : containers.items()) {
-      absl::StatusOr<CpuSet> set =
-          ParseList(cpus, absl::StrCat("entry ", pod_uid, "/", container));
+      absl::StatusOr<CpuSet> set = ParseList(cpus, absl::StrCat("entry ", pod_uid, "/", container));
       if (!set.ok()) return set.status();
       state.entries[pod_uid][container] = *set;
     }

@@ -118,9 +118,7 @@ std::string ReadFile(const std::string& path) {
   return text;
 }
 
-void WriteFile(const std::string& path, const std::string& value) {
-  std::ofstream(path) << value;
-}
+void WriteFile(const std::string& path, const std::string& value) { std::ofstream(path) << value; }
 
 Pod GuaranteedPod() {
   Pod pod;
@@ -162,8 +160,8 @@ class DaemonLoopTest : public testing::Test {
     }
     root_ = absl::StrCat(kCpusetMount, "/numapin-test-", getpid());
     container_dir_ = absl::StrCat(root_, "/kubepods/pod", kUid, "/", kId);
-    for (const std::string& dir : {root_, root_ + "/kubepods", root_ + "/kubepods/pod" + kUid,
-                                   container_dir_}) {
+    for (const std::string& dir :
+         {root_, root_ + "/kubepods", root_ + "/kubepods/pod" + kUid, container_dir_}) {
       ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << dir;
       made_.push_back(dir);
       const std::string parent = std::filesystem::path(dir).parent_path();
@@ -173,7 +171,6 @@ class DaemonLoopTest : public testing::Test {
     char pattern[] = "/tmp/numapin-daemon-test-XXXXXX";
     ASSERT_NE(mkdtemp(pattern), nullptr);
     state_dir_ = pattern;
-
   }
 
   // Starts the loop on its own thread; the checkpoint, if a test wants one, is written first.
@@ -194,7 +191,6 @@ class DaemonLoopTest : public testing::Test {
     daemon_ = *std::move(daemon);
     loop_ = std::thread([this] { run_status_ = daemon_->Run(); });
   }
-
 
   void TearDown() override {
     if (loop_.joinable()) {
@@ -268,9 +264,9 @@ TEST_F(DaemonLoopTest, OutsideRunIsRepairedAtOnce) {
   std::shared_ptr<const DaemonSnapshot> snapshot = box_.Get();
   ASSERT_EQ(snapshot->drift_detected.count("outside"), 1u);
   EXPECT_EQ(snapshot->drift_detected.at("outside"), 1u);
-  auto outside = std::find_if(snapshot->recent_violations.begin(),
-                              snapshot->recent_violations.end(),
-                              [](const Violation& violation) { return violation.kind == "outside"; });
+  auto outside =
+      std::find_if(snapshot->recent_violations.begin(), snapshot->recent_violations.end(),
+                   [](const Violation& violation) { return violation.kind == "outside"; });
   ASSERT_NE(outside, snapshot->recent_violations.end());
   EXPECT_EQ(outside->comm, "worker");
   EXPECT_EQ(outside->cpu, 0);

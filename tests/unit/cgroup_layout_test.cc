@@ -1,7 +1,5 @@
 // Cgroup layout: mountinfo parsing, v1/v2 and driver detection, naming, and the checks that keep
 // pod uids and container ids inside the cgroup root.
-#include "daemon/cgroup/layout.h"
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -10,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "daemon/cgroup/cgroup_fs.h"
+#include "daemon/cgroup/layout.h"
 
 namespace numapin {
 namespace {
@@ -25,10 +24,10 @@ class CgroupLayoutTest : public testing::Test {
 
   // A hybrid machine's mountinfo with the hierarchies mounted under dir_.
   std::string HybridMountInfo() const {
-    return absl::StrCat("31 23 0:28 / ", dir_, " rw - tmpfs tmpfs rw,mode=755\n",
-                        "32 31 0:29 / ", dir_, "/cpu rw - cgroup cgroup rw,cpu\n",
-                        "34 31 0:31 / ", dir_, "/cpuset rw - cgroup cgroup rw,cpuset\n",
-                        "41 31 0:38 / ", dir_, "/unified rw - cgroup2 cgroup2 rw\n");
+    return absl::StrCat("31 23 0:28 / ", dir_, " rw - tmpfs tmpfs rw,mode=755\n", "32 31 0:29 / ",
+                        dir_, "/cpu rw - cgroup cgroup rw,cpu\n", "34 31 0:31 / ", dir_,
+                        "/cpuset rw - cgroup cgroup rw,cpuset\n", "41 31 0:38 / ", dir_,
+                        "/unified rw - cgroup2 cgroup2 rw\n");
   }
 
   void MakeDirs(const std::string& relative) {
@@ -138,15 +137,13 @@ TEST(PodCgroupCandidates, SystemdEscapesDashes) {
   layout.driver = CgroupDriver::kSystemd;
   std::vector<std::string> paths = PodCgroupCandidates(layout, "ab-12", QosClass::kGuaranteed);
   EXPECT_EQ(paths[0], "kubepods.slice/kubepods-podab_12.slice");
-  EXPECT_EQ(paths[1],
-            "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podab_12.slice");
+  EXPECT_EQ(paths[1], "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podab_12.slice");
 }
 
 TEST(ContainerCgroupCandidates, SystemdScopesByRuntime) {
   CgroupLayout layout;
   layout.driver = CgroupDriver::kSystemd;
-  EXPECT_EQ(ContainerCgroupCandidates(layout, {"containerd", "ab"})[0],
-            "cri-containerd-ab.scope");
+  EXPECT_EQ(ContainerCgroupCandidates(layout, {"containerd", "ab"})[0], "cri-containerd-ab.scope");
   EXPECT_EQ(ContainerCgroupCandidates(layout, {"cri-o", "ab"})[0], "crio-ab.scope");
   EXPECT_EQ(ContainerCgroupCandidates(layout, {"docker", "ab"})[0], "docker-ab.scope");
 }

@@ -1,13 +1,13 @@
 // CgroupWatcher: new directories at every level are reported, including those made under a new
 // directory before its watch existed.
-#include "daemon/cgroup/watcher.h"
-
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <stdlib.h>
 
 #include <algorithm>
 #include <filesystem>
+
+#include "daemon/cgroup/watcher.h"
 
 namespace numapin {
 namespace {
@@ -42,8 +42,7 @@ class CgroupWatcherTest : public testing::Test {
 };
 
 TEST_F(CgroupWatcherTest, ReportsPodAndContainerDirectories) {
-  absl::StatusOr<std::unique_ptr<CgroupWatcher>> watcher =
-      CgroupWatcher::Create(dir_, "kubepods");
+  absl::StatusOr<std::unique_ptr<CgroupWatcher>> watcher = CgroupWatcher::Create(dir_, "kubepods");
   ASSERT_TRUE(watcher.ok()) << watcher.status();
 
   std::filesystem::create_directories(dir_ + "/kubepods/burstable/podab");
@@ -56,8 +55,7 @@ TEST_F(CgroupWatcherTest, ReportsPodAndContainerDirectories) {
 }
 
 TEST_F(CgroupWatcherTest, ReportsChildrenMadeBeforeWatchTook) {
-  absl::StatusOr<std::unique_ptr<CgroupWatcher>> watcher =
-      CgroupWatcher::Create(dir_, "kubepods");
+  absl::StatusOr<std::unique_ptr<CgroupWatcher>> watcher = CgroupWatcher::Create(dir_, "kubepods");
   ASSERT_TRUE(watcher.ok()) << watcher.status();
 
   // Both levels exist by the time the watcher reads the first event.
@@ -69,8 +67,7 @@ TEST_F(CgroupWatcherTest, ReportsChildrenMadeBeforeWatchTook) {
 
 TEST_F(CgroupWatcherTest, ReportsRemovedDirectories) {
   std::filesystem::create_directories(dir_ + "/kubepods/podef");
-  absl::StatusOr<std::unique_ptr<CgroupWatcher>> watcher =
-      CgroupWatcher::Create(dir_, "kubepods");
+  absl::StatusOr<std::unique_ptr<CgroupWatcher>> watcher = CgroupWatcher::Create(dir_, "kubepods");
   ASSERT_TRUE(watcher.ok()) << watcher.status();
   std::filesystem::remove(dir_ + "/kubepods/podef");
   struct pollfd pfd = {(*watcher)->fd(), POLLIN, 0};

@@ -104,8 +104,7 @@ TEST_F(CheckpointTest, FlippedPayloadByteIsChecksumMismatch) {
   WriteRaw(bytes);
   absl::StatusOr<CheckpointData> loaded = CheckpointStore(dir_).Load();
   ASSERT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_NE(loaded.status().message().find("checksum"), absl::string_view::npos)
-      << loaded.status();
+  EXPECT_NE(loaded.status().message().find("checksum"), absl::string_view::npos) << loaded.status();
 }
 
 TEST_F(CheckpointTest, MoveAsideKeepsBadFile) {

@@ -7,9 +7,9 @@ namespace numapin {
 namespace {
 
 TEST(CpuManagerStateParse, ReadsStaticPolicyEntries) {
-  absl::StatusOr<CpuManagerState> state = ParseCpuManagerState(
-      R"({"policyName":"static","defaultCpuSet":"0-1,4","entries":)"
-      R"({"pod-a":{"app":"2-3","side":"5"}},"checksum":123})");
+  absl::StatusOr<CpuManagerState> state =
+      ParseCpuManagerState(R"({"policyName":"static","defaultCpuSet":"0-1,4","entries":)"
+                           R"({"pod-a":{"app":"2-3","side":"5"}},"checksum":123})");
   ASSERT_TRUE(state.ok()) << state.status();
   EXPECT_EQ(state->policy_name, "static");
   EXPECT_EQ(state->default_cpuset.ToString(), "0-1,4");
@@ -36,8 +36,7 @@ TEST(CpuManagerStateParse, RejectsOldFormatKeyedByContainerId) {
   absl::StatusOr<CpuManagerState> state = ParseCpuManagerState(
       R"({"policyName":"static","defaultCpuSet":"0","entries":{"4a1b2c":"2-3"}})");
   ASSERT_FALSE(state.ok());
-  EXPECT_NE(state.status().message().find("old format"), absl::string_view::npos)
-      << state.status();
+  EXPECT_NE(state.status().message().find("old format"), absl::string_view::npos) << state.status();
 }
 
 TEST(CpuManagerStateParse, RejectsInvalidJson) {
@@ -50,8 +49,7 @@ TEST(CpuManagerStateParse, RejectsBadCpuListNamingEntry) {
   absl::StatusOr<CpuManagerState> state = ParseCpuManagerState(
       R"({"policyName":"static","defaultCpuSet":"0","entries":{"pod-a":{"app":"2-x"}}})");
   ASSERT_FALSE(state.ok());
-  EXPECT_NE(state.status().message().find("pod-a/app"), absl::string_view::npos)
-      << state.status();
+  EXPECT_NE(state.status().message().find("pod-a/app"), absl::string_view::npos) << state.status();
 }
 
 }  // namespace

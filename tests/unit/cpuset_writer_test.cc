@@ -111,9 +111,9 @@ TEST(CpusetWriterApply, ReportsMissingCgroupAndContinues) {
 TEST(CpusetWriterApply, EnablesCpusetControllerOnV2) {
   FakeCgroupFiles files;
   files.enforce_v1 = false;
-  files.AddDir("kubepods", {{"cpuset.cpus", ""},
-                            {"cpuset.mems", ""},
-                            {"cgroup.subtree_control", "cpu memory"}});
+  files.AddDir(
+      "kubepods",
+      {{"cpuset.cpus", ""}, {"cpuset.mems", ""}, {"cgroup.subtree_control", "cpu memory"}});
   files.AddDir("kubepods/c1", Cpuset("", ""));
   CpusetWriter writer(&files, CgroupVersion::kV2, CpuSet{0});
 

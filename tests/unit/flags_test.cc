@@ -56,10 +56,10 @@ TEST(ParseFlags, RejectsInvalidValuesNamingFlag) {
       {"--readback-interval=0s", "--readback-interval"},
   };
   for (const auto& [arg, flag] : cases) {
-    absl::StatusOr<DaemonOptions> options = Parse(
-        {"--mode=allocate", "--pod-source=kubelet", "--set-mems=auto", "--reserved-cpus=",
-         "--readback-interval=1s", "--exclusive-cfs-quota=keep", "--log-format=text",
-         "--monitor=auto", arg});
+    absl::StatusOr<DaemonOptions> options =
+        Parse({"--mode=allocate", "--pod-source=kubelet", "--set-mems=auto",
+               "--reserved-cpus=", "--readback-interval=1s", "--exclusive-cfs-quota=keep",
+               "--log-format=text", "--monitor=auto", arg});
     ASSERT_FALSE(options.ok()) << arg;
     EXPECT_NE(options.status().message().find(flag), absl::string_view::npos)
         << arg << ": " << options.status();

@@ -45,8 +45,9 @@ class ReconcilerTest : public testing::Test {
     return container;
   }
 
-  std::string Cpus(const std::string& id) { return files_.Get(std::string(kPod) + "/" + id,
-                                                              "cpuset.cpus"); }
+  std::string Cpus(const std::string& id) {
+    return files_.Get(std::string(kPod) + "/" + id, "cpuset.cpus");
+  }
 
   FakeCgroupFiles files_;
   ReconcilerConfig config_;
@@ -162,7 +163,8 @@ TEST_F(ReconcilerTest, SecondWriterLoopEndsInConflictBackoff) {
   EXPECT_EQ(stats_.pin_conflicts, 1u);
   EXPECT_TRUE(app.limiter.conflict());
   EXPECT_EQ(Cpus("aaa"), "0-3") << "backed off: the other writer's value stays";
-  EXPECT_EQ(stats_.drift_detected["cpuset"], 6u) << "each drift after a repair counts; the lasting one during back-off once";
+  EXPECT_EQ(stats_.drift_detected["cpuset"], 6u)
+      << "each drift after a repair counts; the lasting one during back-off once";
 }
 
 TEST_F(ReconcilerTest, ObserveWithoutRepairWritesNothing) {

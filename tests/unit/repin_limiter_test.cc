@@ -37,7 +37,7 @@ TEST(RepinLimiter, RepinsSpreadOverWindowNeverConflict) {
 TEST(RepinLimiter, BackoffDoublesUpToMaximum) {
   RepinLimiter limiter;
   absl::Time now = kStart;
-  absl::Duration expected[] = {absl::Seconds(5), absl::Seconds(10), absl::Seconds(20),
+  absl::Duration expected[] = {absl::Seconds(5),  absl::Seconds(10), absl::Seconds(20),
                                absl::Seconds(40), absl::Seconds(60), absl::Seconds(60)};
   for (absl::Duration backoff : expected) {
     for (int i = 0; i < 5; ++i) {
