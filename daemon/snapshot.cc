@@ -18,8 +18,7 @@ void HistogramState::Observe(double seconds) {
 
 HistogramState HistogramState::WithLatencyBuckets() {
   HistogramState histogram;
-  histogram.upper_bounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                            0.25,  0.5,    1,     2.5,  5,     10};
+  histogram.upper_bounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   histogram.counts.assign(histogram.upper_bounds.size(), 0);
   return histogram;
 }

@@ -1,6 +1,8 @@
 // MetricsServer on cpp-httplib: routes, probes and the server thread.
 #include "daemon/metrics/http_server.h"
 
+#include <sys/socket.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -55,9 +57,9 @@ ProbeResult CheckHealth(const DaemonSnapshot& snapshot, int64_t heartbeat_unix_n
   }
   absl::Duration age = now - absl::FromUnixNanos(last);
   if (age > max_age) {
-    return {false, absl::StrCat("event loop heartbeat is ", absl::FormatDuration(age),
-                                " old (limit ", absl::FormatDuration(max_age),
-                                "): the loop is stuck or too slow")};
+    return {false,
+            absl::StrCat("event loop heartbeat is ", absl::FormatDuration(age), " old (limit ",
+                         absl::FormatDuration(max_age), "): the loop is stuck or too slow")};
   }
   return {true, "ok"};
 }
@@ -85,6 +87,12 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   std::unique_ptr<MetricsServer> server(new MetricsServer(options, box));
   httplib::Server& http = *server->server_;
   http.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
+  // httplib's default also sets SO_REUSEPORT, which would let a second numapind share the port
+  // and split the scrapes; SO_REUSEADDR alone still allows a quick restart.
+  http.set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   http.set_read_timeout(kSocketTimeoutSeconds);
   http.set_write_timeout(kSocketTimeoutSeconds);
   server->RegisterHandlers();
@@ -94,10 +102,10 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   int bound = port == 0 ? http.bind_to_any_port(host) : (http.bind_to_port(host, port) ? port : -1);
   if (bound < 0) {
     int bind_errno = errno;
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on --metrics-address=", options.address, ": ",
-        bind_errno != 0 ? std::strerror(bind_errno) : "bind failed",
-        "; is another process using the port, or is the host not a local address?"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on --metrics-address=", options.address, ": ",
+                     bind_errno != 0 ? std::strerror(bind_errno) : "bind failed",
+                     "; is another process using the port, or is the host not a local address?"));
   }
   server->host_ = host;
   server->port_ = bound;

@@ -118,9 +118,9 @@ void AddContainerFamilies(const DaemonSnapshot& snapshot, std::vector<MetricFami
                    MetricType::Counter);
   for (const ContainerState* c : containers) {
     const ContainerCounters& counters = c->counters;
-    for (auto [placement, nanos] : {std::pair{"allowed", counters.allowed_ns},
-                                    std::pair{"outside", counters.outside_ns},
-                                    std::pair{"remote_numa", counters.remote_numa_ns}}) {
+    for (auto [placement, nanos] :
+         {std::pair{"allowed", counters.allowed_ns}, std::pair{"outside", counters.outside_ns},
+          std::pair{"remote_numa", counters.remote_numa_ns}}) {
       Labels labels = ContainerLabels(*c);
       labels.push_back({"placement", placement});
       run.Add(Seconds(nanos), std::move(labels));
@@ -198,9 +198,9 @@ void AddCpuFamilies(const DaemonSnapshot& snapshot, std::vector<MetricFamily>& f
                        "task (idle is not counted).",
                        MetricType::Counter);
   for (const CpuState& cpu : snapshot.cpus) {
-    for (auto [category, nanos] : {std::pair{"host", cpu.foreign_host_ns},
-                                   std::pair{"kernel", cpu.foreign_kernel_ns},
-                                   std::pair{"container", cpu.foreign_container_ns}}) {
+    for (auto [category, nanos] :
+         {std::pair{"host", cpu.foreign_host_ns}, std::pair{"kernel", cpu.foreign_kernel_ns},
+          std::pair{"container", cpu.foreign_container_ns}}) {
       foreign.Add(Seconds(nanos), {{"cpu", std::to_string(cpu.cpu)},
                                    {"numa_node", std::to_string(cpu.numa_node)},
                                    {"category", category}});

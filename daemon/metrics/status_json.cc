@@ -45,9 +45,14 @@ nlohmann::json CpuJson(const CpuState& cpu) {
 }
 
 nlohmann::json ViolationJson(const Violation& v) {
-  return {{"unix_nanos", v.unix_nanos}, {"kind", v.kind}, {"pod", v.pod},
-          {"container", v.container},   {"cpu", v.cpu},   {"pid", v.pid},
-          {"comm", v.comm},             {"detail", v.detail}};
+  return {{"unix_nanos", v.unix_nanos},
+          {"kind", v.kind},
+          {"pod", v.pod},
+          {"container", v.container},
+          {"cpu", v.cpu},
+          {"pid", v.pid},
+          {"comm", v.comm},
+          {"detail", v.detail}};
 }
 
 nlohmann::json CountersJson(const DaemonSnapshot& s) {

@@ -34,7 +34,9 @@ absl::Status WriteAll(int fd, const std::string& data, const std::string& path) 
 }  // namespace
 
 TextfileWriter::TextfileWriter(std::string dir, absl::Duration min_interval)
-    : dir_(std::move(dir)), path_(absl::StrCat(dir_, "/numapin.prom")), min_interval_(min_interval) {}
+    : dir_(std::move(dir)),
+      path_(absl::StrCat(dir_, "/numapin.prom")),
+      min_interval_(min_interval) {}
 
 absl::StatusOr<bool> TextfileWriter::MaybeWrite(const DaemonSnapshot& snapshot, absl::Time now) {
   if (now - last_write_ < min_interval_) return false;

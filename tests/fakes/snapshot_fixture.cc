@@ -57,7 +57,8 @@ DaemonSnapshot MakeTestSnapshot(const SnapshotShape& shape) {
   for (int i = 0; i < shape.containers; ++i) {
     ContainerState& c = s.containers.emplace_back();
     std::string n = std::to_string(i);
-    c.pod_uid = "6f1c2a9e-0000-4000-8000-" + std::string(12 - std::min<size_t>(12, n.size()), '0') + n;
+    c.pod_uid =
+        "6f1c2a9e-0000-4000-8000-" + std::string(12 - std::min<size_t>(12, n.size()), '0') + n;
     c.namespace_name = i % 2 == 0 ? "default" : "trading";
     c.pod = "pod-" + n;
     c.container = i % 4 == 3 ? "sidecar" : "app";

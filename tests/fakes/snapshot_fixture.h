@@ -10,8 +10,8 @@ namespace numapin {
 struct SnapshotShape {
   int containers = 6;  // Every third container is in the shared pool; the others get 2 CPUs.
   int cpus = 16;
-  int numa_nodes = 2;      // CPUs are split into equal consecutive blocks, one per node.
-  int reserved_cpus = 2;   // The first CPUs.
+  int numa_nodes = 2;     // CPUs are split into equal consecutive blocks, one per node.
+  int reserved_cpus = 2;  // The first CPUs.
   int violations = 3;
 };
 
