@@ -128,9 +128,19 @@ MetricsServer::~MetricsServer() {
   thread_.join();
 }
 
+std::shared_ptr<const std::string> MetricsServer::RenderCurrent() {
+  std::shared_ptr<const DaemonSnapshot> snapshot = box_->Get();
+  std::lock_guard<std::mutex> lock(render_mutex_);
+  if (snapshot != rendered_snapshot_) {
+    rendered_text_ = std::make_shared<const std::string>(RenderMetrics(*snapshot));
+    rendered_snapshot_ = std::move(snapshot);
+  }
+  return rendered_text_;
+}
+
 void MetricsServer::RegisterHandlers() {
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
-    response.set_content(RenderMetrics(*box_->Get()), kMetricsContentType);
+    response.set_content(*RenderCurrent(), kMetricsContentType);
   });
   server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& response) {
     Reply(response, CheckHealth(*box_->Get(), box_->heartbeat_unix_nanos(), absl::Now(),

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -60,6 +61,9 @@ class MetricsServer {
  private:
   MetricsServer(const MetricsServerOptions& options, const SnapshotBox* box);
   void RegisterHandlers();
+  // The /metrics body of the current snapshot, rendered at most once per published snapshot:
+  // rendering a large node costs milliseconds, and several scrapers may ask for the same one.
+  std::shared_ptr<const std::string> RenderCurrent();
 
   MetricsServerOptions options_;
   const SnapshotBox* box_;
@@ -67,6 +71,10 @@ class MetricsServer {
   std::string host_;
   int port_ = 0;
   std::atomic<bool> listener_done_{false};
+
+  std::mutex render_mutex_;
+  std::shared_ptr<const DaemonSnapshot> rendered_snapshot_;
+  std::shared_ptr<const std::string> rendered_text_;
   std::thread thread_;
 };
 

@@ -31,11 +31,15 @@ class FamilyWriter {
     families.push_back(MetricFamily{std::move(name), std::move(help), type, {}});
   }
 
-  void Add(double value, Labels labels = {}) {
+  // Appends one sample labelled `node`, then `base`, then `extra`. Callers pass the labels they
+  // share across series as `base` so that each is built once.
+  void Add(double value, const Labels& base = {},
+           std::initializer_list<ClientMetric::Label> extra = {}) {
     ClientMetric& metric = families_[index_].metric.emplace_back();
-    metric.label.reserve(labels.size() + 1);
+    metric.label.reserve(1 + base.size() + extra.size());
     metric.label.push_back({"node", node_});
-    for (auto& label : labels) metric.label.push_back(std::move(label));
+    metric.label.insert(metric.label.end(), base.begin(), base.end());
+    metric.label.insert(metric.label.end(), extra.begin(), extra.end());
     if (type_ == MetricType::Counter) {
       metric.counter.value = value;
     } else {
@@ -74,7 +78,7 @@ void AddKeyedCounters(FamilyWriter& writer, const char* label,
   std::map<std::string, uint64_t> all(values);
   for (const char* key : known) all.emplace(key, 0);
   for (const auto& [key, value] : all) {
-    writer.Add(static_cast<double>(value), {{label, key}});
+    writer.Add(static_cast<double>(value), {}, {{label, key}});
   }
 }
 
@@ -110,57 +114,53 @@ void AddContainerFamilies(const DaemonSnapshot& snapshot, std::vector<MetricFami
   const std::string& node = snapshot.node_name;
   const std::vector<const ContainerState*> containers = UniqueContainers(snapshot);
   const std::map<int, int> node_of = NumaNodeOfCpu(snapshot);
+  std::vector<Labels> labels_of;
+  labels_of.reserve(containers.size());
+  for (const ContainerState* c : containers) labels_of.push_back(ContainerLabels(*c));
 
   FamilyWriter run(families, node, "numapin_container_run_seconds_total",
                    "Time the container's threads ran on its allowed CPUs, outside its allocation, "
                    "and on a CPU of a NUMA node other than the container's (remote_numa overlaps "
                    "the other two).",
                    MetricType::Counter);
-  for (const ContainerState* c : containers) {
-    const ContainerCounters& counters = c->counters;
-    for (auto [placement, nanos] :
-         {std::pair{"allowed", counters.allowed_ns}, std::pair{"outside", counters.outside_ns},
-          std::pair{"remote_numa", counters.remote_numa_ns}}) {
-      Labels labels = ContainerLabels(*c);
-      labels.push_back({"placement", placement});
-      run.Add(Seconds(nanos), std::move(labels));
-    }
+  for (size_t i = 0; i < containers.size(); ++i) {
+    const ContainerCounters& counters = containers[i]->counters;
+    run.Add(Seconds(counters.allowed_ns), labels_of[i], {{"placement", "allowed"}});
+    run.Add(Seconds(counters.outside_ns), labels_of[i], {{"placement", "outside"}});
+    run.Add(Seconds(counters.remote_numa_ns), labels_of[i], {{"placement", "remote_numa"}});
   }
 
   FamilyWriter migrations(families, node, "numapin_container_migrations_total",
                           "Task migrations between CPUs of one NUMA node (local) and between "
                           "NUMA nodes (cross_numa).",
                           MetricType::Counter);
-  for (const ContainerState* c : containers) {
-    for (auto [kind, count] : {std::pair{"local", c->counters.migrations_local},
-                               std::pair{"cross_numa", c->counters.migrations_cross_numa}}) {
-      Labels labels = ContainerLabels(*c);
-      labels.push_back({"kind", kind});
-      migrations.Add(static_cast<double>(count), std::move(labels));
-    }
+  for (size_t i = 0; i < containers.size(); ++i) {
+    const ContainerCounters& counters = containers[i]->counters;
+    migrations.Add(static_cast<double>(counters.migrations_local), labels_of[i],
+                   {{"kind", "local"}});
+    migrations.Add(static_cast<double>(counters.migrations_cross_numa), labels_of[i],
+                   {{"kind", "cross_numa"}});
   }
 
   FamilyWriter switches(families, node, "numapin_container_context_switches_total",
                         "Context switches in to the container's tasks.", MetricType::Counter);
-  for (const ContainerState* c : containers) {
-    switches.Add(static_cast<double>(c->counters.context_switches), ContainerLabels(*c));
+  for (size_t i = 0; i < containers.size(); ++i) {
+    switches.Add(static_cast<double>(containers[i]->counters.context_switches), labels_of[i]);
   }
 
   FamilyWriter assigned(families, node, "numapin_container_assigned_cpus",
                         "Exclusive CPUs assigned to the container on each NUMA node (absent for "
                         "shared-pool containers).",
                         MetricType::Gauge);
-  for (const ContainerState* c : containers) {
-    if (!c->exclusive) continue;
+  for (size_t i = 0; i < containers.size(); ++i) {
+    if (!containers[i]->exclusive) continue;
     std::map<int, int> per_node;
-    c->cpus.ForEach([&](int cpu) {
+    containers[i]->cpus.ForEach([&](int cpu) {
       auto it = node_of.find(cpu);
       if (it != node_of.end()) ++per_node[it->second];
     });
     for (const auto& [numa_node, count] : per_node) {
-      Labels labels = ContainerLabels(*c);
-      labels.push_back({"numa_node", std::to_string(numa_node)});
-      assigned.Add(count, std::move(labels));
+      assigned.Add(count, labels_of[i], {{"numa_node", std::to_string(numa_node)}});
     }
   }
 
@@ -168,27 +168,31 @@ void AddContainerFamilies(const DaemonSnapshot& snapshot, std::vector<MetricFami
                         "1 while re-pinning this container is backed off because another writer "
                         "keeps rewriting its cpuset.",
                         MetricType::Gauge);
-  for (const ContainerState* c : containers) {
-    conflict.Add(c->pin_conflict ? 1 : 0, ContainerLabels(*c));
+  for (size_t i = 0; i < containers.size(); ++i) {
+    conflict.Add(containers[i]->pin_conflict ? 1 : 0, labels_of[i]);
   }
 }
 
 void AddCpuFamilies(const DaemonSnapshot& snapshot, std::vector<MetricFamily>& families) {
   const std::string& node = snapshot.node_name;
+  std::vector<Labels> labels_of;
+  labels_of.reserve(snapshot.cpus.size());
+  for (const CpuState& cpu : snapshot.cpus) {
+    labels_of.push_back(
+        {{"cpu", std::to_string(cpu.cpu)}, {"numa_node", std::to_string(cpu.numa_node)}});
+  }
 
   FamilyWriter owner(families, node, "numapin_cpu_exclusive_owner",
                      "1 for the container that holds the CPU exclusively.", MetricType::Gauge);
-  for (const CpuState& cpu : snapshot.cpus) {
+  for (size_t i = 0; i < snapshot.cpus.size(); ++i) {
+    const CpuState& cpu = snapshot.cpus[i];
     if (cpu.owner != CpuOwner::kExclusive || cpu.owner_container < 0 ||
         cpu.owner_container >= static_cast<int>(snapshot.containers.size())) {
       continue;
     }
-    Labels labels = {{"cpu", std::to_string(cpu.cpu)},
-                     {"numa_node", std::to_string(cpu.numa_node)}};
-    for (auto& label : ContainerLabels(snapshot.containers[cpu.owner_container])) {
-      labels.push_back(std::move(label));
-    }
-    owner.Add(1, std::move(labels));
+    const ContainerState& c = snapshot.containers[cpu.owner_container];
+    owner.Add(1, labels_of[i],
+              {{"namespace", c.namespace_name}, {"pod", c.pod}, {"container", c.container}});
   }
 
   // Every CPU gets these series, so that they do not come and go as assignments change; only
@@ -197,14 +201,11 @@ void AddCpuFamilies(const DaemonSnapshot& snapshot, std::vector<MetricFamily>& f
                        "Run time of tasks other than the owner on an exclusive CPU, by category of "
                        "task (idle is not counted).",
                        MetricType::Counter);
-  for (const CpuState& cpu : snapshot.cpus) {
-    for (auto [category, nanos] :
-         {std::pair{"host", cpu.foreign_host_ns}, std::pair{"kernel", cpu.foreign_kernel_ns},
-          std::pair{"container", cpu.foreign_container_ns}}) {
-      foreign.Add(Seconds(nanos), {{"cpu", std::to_string(cpu.cpu)},
-                                   {"numa_node", std::to_string(cpu.numa_node)},
-                                   {"category", category}});
-    }
+  for (size_t i = 0; i < snapshot.cpus.size(); ++i) {
+    const CpuState& cpu = snapshot.cpus[i];
+    foreign.Add(Seconds(cpu.foreign_host_ns), labels_of[i], {{"category", "host"}});
+    foreign.Add(Seconds(cpu.foreign_kernel_ns), labels_of[i], {{"category", "kernel"}});
+    foreign.Add(Seconds(cpu.foreign_container_ns), labels_of[i], {{"category", "container"}});
   }
 }
 

@@ -51,10 +51,16 @@ TEST_F(MetricsServerTest, MetricsServesRenderedSnapshot) {
 }
 
 TEST_F(MetricsServerTest, MetricsFollowsPublishedSnapshot) {
+  // The first scrape fills the server's render cache; the next publish must replace it.
+  httplib::Result before = client_->Get("/metrics");
+  ASSERT_TRUE(before);
+  EXPECT_TRUE(absl::StrContains(before->body, "node=\"worker-1\""));
+
   PublishWith([](DaemonSnapshot& s) { s.node_name = "worker-9"; });
-  httplib::Result result = client_->Get("/metrics");
-  ASSERT_TRUE(result);
-  EXPECT_TRUE(absl::StrContains(result->body, "node=\"worker-9\""));
+  httplib::Result after = client_->Get("/metrics");
+  ASSERT_TRUE(after);
+  EXPECT_TRUE(absl::StrContains(after->body, "node=\"worker-9\""));
+  EXPECT_FALSE(absl::StrContains(after->body, "node=\"worker-1\""));
 }
 
 TEST_F(MetricsServerTest, HealthzOkWhileFresh) {
