@@ -96,8 +96,8 @@ Labels ContainerLabels(const ContainerState& container) {
 }
 
 // Containers with distinct (namespace, pod, container) labels. Two entries can share them for a
-// moment, e.g. a pod deleted and recreated under the same name before the old one is dropped;
-// exposing both would make a duplicate series, which scrapers reject, so the first one wins.
+// moment, for example when a pod is deleted and recreated under the same name before the old one
+// is dropped. Both would make duplicate series, which scrapers reject, so the first one wins.
 std::vector<const ContainerState*> UniqueContainers(const DaemonSnapshot& snapshot) {
   std::set<std::tuple<std::string, std::string, std::string>> seen;
   std::vector<const ContainerState*> unique;

@@ -15,7 +15,7 @@
 namespace numapin {
 namespace {
 
-// A kubelet with a few hundred pods answers with a few MB; this bounds memory if the URL points
+// A kubelet with a few hundred pods returns a few MB; this bounds memory if the URL points
 // at something that streams without end.
 constexpr size_t kMaxBodyBytes = 64 << 20;
 constexpr size_t kMaxErrorBodyBytes = 200;
@@ -154,7 +154,7 @@ absl::StatusOr<std::string> FetchKubeletPods(const PodSourceOptions& options,
   curl_easy_setopt(handle, CURLOPT_URL, options.kubelet_url.c_str());
   curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "https,http");
   curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);  // Signals and threads do not mix.
+  curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);  // libcurl would otherwise use SIGALRM for DNS timeouts, which is unsafe in threads.
   curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(absl::ToInt64Milliseconds(options.connect_timeout)));
   curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS,

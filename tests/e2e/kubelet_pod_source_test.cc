@@ -295,8 +295,8 @@ TEST_F(KubeletPodSourceTest, PollsOnInterval) {
   ASSERT_NE(source, nullptr);
   ASSERT_TRUE(WaitAndRead(*source, absl::Seconds(10)).ok());
   auto second = WaitAndRead(*source, absl::Seconds(5));
-  EXPECT_TRUE(second.ok()) << second.status();
-  EXPECT_TRUE(second.ok() && second->has_value());
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(second->has_value());
 }
 
 TEST_F(KubeletPodSourceTest, ConnectionRefusedIsClearError) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A fake kubelet for the pod source tests: serves GET /pods over HTTPS on 127.0.0.1.
 
-It answers like the kubelet's authenticated API: a PodList of real-looking Pod objects, and 401
+It responds like the kubelet's authenticated API: a PodList of real-looking Pod objects, and 401
 unless the request carries `Authorization: Bearer <token>`. A JSON control file, re-read on every
 request, steers it:
 
@@ -9,7 +9,7 @@ request, steers it:
      "stall_seconds": 30,
      "pods": [{"namespace": "default", "name": "web", "cpu": "2", "memory": "1Gi"}, ...]}
 
-"fail" answers 500, "stall" sleeps before answering, "garbage" sends a body that is not JSON.
+"fail" returns 500, "stall" sleeps before responding, "garbage" sends a body that is not JSON.
 Without "pods" it serves two pods: a Guaranteed one with 2 CPUs and a BestEffort one.
 
 Each request appends one line (the path) to --requests-file, and the bound port is written to

@@ -71,7 +71,7 @@ std::string HeaderLine(const nlohmann::json& status, absl::Time now) {
       ", BPF monitor ", status.at("monitor_up").get<bool>() ? "up" : "down", "\n");
 }
 
-// Writes the map rows and returns the owner legend entries in code order.
+// Writes one row per NUMA node, then the legend of owner codes in code order.
 void WriteMap(const nlohmann::json& status, std::string& text) {
   const nlohmann::json& containers = status.at("containers");
   std::map<int, std::vector<const nlohmann::json*>> cpus_by_node;

@@ -13,7 +13,7 @@
 namespace numapin::ctl {
 
 // Takes the arguments after "status": [--address=HOST:PORT] [--output=text|json]. Returns 0 on
-// success, 1 when numapind is unreachable or its answer is unreadable, 2 on a usage error.
+// success, 1 when numapind is unreachable or its response is unreadable, 2 on a usage error.
 int RunStatus(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 // The same, for a main() that hands over its argv from the subcommand name on: argv[0] is
