@@ -18,8 +18,10 @@
 namespace numapin {
 namespace {
 
-// Two threads: a scrape and a probe can overlap; more would only be idle on the node.
-constexpr size_t kServerThreads = 2;
+// httplib holds a thread for each open keep-alive connection until it idles out, so the pool
+// leaves room for two Prometheus replicas and numapinctl next to the kubelet's probes.
+constexpr size_t kServerThreads = 4;
+constexpr time_t kKeepAliveSeconds = 2;
 constexpr time_t kSocketTimeoutSeconds = 5;
 
 void Reply(httplib::Response& response, const ProbeResult& result) {
@@ -93,6 +95,7 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
+  http.set_keep_alive_timeout(kKeepAliveSeconds);
   http.set_read_timeout(kSocketTimeoutSeconds);
   http.set_write_timeout(kSocketTimeoutSeconds);
   server->RegisterHandlers();

@@ -1,10 +1,13 @@
 // Tests of the kubelet pod source against tests/fakes/fake_kubelet.py, a local HTTPS server with
 // a self-signed certificate made by openssl for each run: authentication, CA verification,
 // timeouts that never block Read(), bad responses, recovery and RequestRefresh.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -310,6 +313,42 @@ TEST_F(KubeletPodSourceTest, ConnectionRefusedIsClearError) {
   EXPECT_TRUE(
       absl::StrContains(result.status().message(), "cannot connect to " + options.kubelet_url))
       << result.status();
+}
+
+TEST_F(KubeletPodSourceTest, ConnectTimeoutIsClearError) {
+  // A loopback listener whose accept queue is full: Linux drops further SYNs, so a connect hangs
+  // until the client gives up, as it would against a firewalled kubelet port.
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(listener, 0), 0);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  std::vector<int> fillers;
+  for (int i = 0; i < 3; ++i) {
+    int filler = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    connect(filler, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    fillers.push_back(filler);
+  }
+
+  PodSourceOptions options = Options();
+  options.kubelet_url = absl::StrCat("https://127.0.0.1:", ntohs(address.sin_port), "/pods");
+  options.connect_timeout = absl::Milliseconds(500);
+  auto source = Make(options);
+  ASSERT_NE(source, nullptr);
+  auto start = Clock::now();
+  auto result = WaitAndRead(*source, absl::Seconds(10));
+  auto elapsed = Clock::now() - start;
+  for (int fd : fillers) close(fd);
+  close(listener);
+
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kDeadlineExceeded) << result.status();
+  EXPECT_TRUE(absl::StrContains(result.status().message(), "timed out")) << result.status();
+  EXPECT_LT(elapsed, std::chrono::seconds(3));
 }
 
 TEST(MakePodSource, RejectsUnknownSpec) {
