@@ -2,8 +2,9 @@
 #include "daemon/metrics/render.h"
 
 #include <map>
+#include <ostream>
 #include <set>
-#include <sstream>
+#include <streambuf>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -286,6 +287,28 @@ void AddNodeFamilies(const DaemonSnapshot& snapshot, std::vector<MetricFamily>& 
   repair.AddHistogram(snapshot.repair_latency);
 }
 
+// A streambuf that appends to a string. TextSerializer writes label values one character at a
+// time; this takes about 15% less CPU than std::ostringstream for a large node, as measured with
+// tools/bench/metrics-render.
+class StringAppendBuf : public std::streambuf {
+ public:
+  explicit StringAppendBuf(std::string& text) : text_(text) {}
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (!traits_type::eq_int_type(c, traits_type::eof()))
+      text_.push_back(traits_type::to_char_type(c));
+    return traits_type::not_eof(c);
+  }
+  std::streamsize xsputn(const char* data, std::streamsize size) override {
+    text_.append(data, static_cast<size_t>(size));
+    return size;
+  }
+
+ private:
+  std::string& text_;
+};
+
 }  // namespace
 
 const char* BuildVersion() { return NUMAPIN_VERSION; }
@@ -300,9 +323,15 @@ std::vector<MetricFamily> BuildMetricFamilies(const DaemonSnapshot& snapshot) {
 }
 
 std::string RenderMetrics(const DaemonSnapshot& snapshot) {
-  std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, BuildMetricFamilies(snapshot));
-  return std::move(out).str();
+  const std::vector<MetricFamily> families = BuildMetricFamilies(snapshot);
+  std::string text;
+  // About 120 bytes a sample; reserving avoids most regrowth on large nodes.
+  text.reserve(families.size() * 256 + snapshot.containers.size() * 1200 +
+               snapshot.cpus.size() * 400);
+  StringAppendBuf buffer(text);
+  std::ostream out(&buffer);
+  prometheus::TextSerializer().Serialize(out, families);
+  return text;
 }
 
 }  // namespace numapin
