@@ -291,6 +291,23 @@ TEST_F(KubeletPodSourceTest, RequestRefreshFetchesAtOnce) {
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(2));
 }
 
+TEST_F(KubeletPodSourceTest, RefreshDuringFetchFetchesAgain) {
+  // The pod a refresh asks about may be created after an in-flight GET read its list, so a
+  // refresh that arrives mid-GET must lead to another GET once that one ends.
+  SetControl(R"({"mode": "stall", "stall_seconds": 1})");
+  auto source = Make(Options());  // Polls every 60 s.
+  ASSERT_NE(source, nullptr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  source->RequestRefresh();
+
+  auto first = WaitAndRead(*source, absl::Seconds(5));
+  ASSERT_TRUE(first.ok()) << first.status();
+  // Well before the next poll: only the refresh can have caused this GET.
+  auto second = WaitAndRead(*source, absl::Seconds(5));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(second->has_value());
+}
+
 TEST_F(KubeletPodSourceTest, PollsOnInterval) {
   PodSourceOptions options = Options();
   options.poll_interval = absl::Milliseconds(200);
