@@ -57,7 +57,7 @@ ProbeResult CheckHealth(const DaemonSnapshot& snapshot, int64_t heartbeat_unix_n
   if (last == 0) {
     return {false, "event loop has not published a snapshot or heartbeat yet"};
   }
-  absl::Duration age = now - absl::FromUnixNanos(last);
+  absl::Duration age = absl::Trunc(now - absl::FromUnixNanos(last), absl::Milliseconds(1));
   if (age > max_age) {
     return {false,
             absl::StrCat("event loop heartbeat is ", absl::FormatDuration(age), " old (limit ",
