@@ -71,7 +71,31 @@ std::string HeaderLine(const nlohmann::json& status, absl::Time now) {
       ", BPF monitor ", status.at("monitor_up").get<bool>() ? "up" : "down", "\n");
 }
 
-// Writes one row per NUMA node, then the legend of owner codes in code order.
+// Writes the codes of exclusive owners with their containers, after the reserved and shared
+// symbols.
+void WriteLegend(const nlohmann::json& containers, const std::map<int, int>& code_of_container,
+                 int width, std::string& text) {
+  int shared_containers = 0;
+  for (const nlohmann::json& c : containers) {
+    if (!c.at("exclusive").get<bool>()) ++shared_containers;
+  }
+  absl::StrAppend(&text, "\n  ", std::string(width, '#'), "  reserved CPU\n  ",
+                  std::string(width, '.'), "  shared pool (", shared_containers,
+                  shared_containers == 1 ? " container)\n" : " containers)\n");
+  std::vector<std::pair<int, int>> legend;  // Owner number, container index.
+  for (const auto& [container, code] : code_of_container) legend.emplace_back(code, container);
+  std::sort(legend.begin(), legend.end());
+  for (const auto& [code, container] : legend) {
+    if (container >= static_cast<int>(containers.size())) continue;
+    const nlohmann::json& c = containers[container];
+    absl::StrAppend(
+        &text, "  ", OwnerCode(code, width), "  ",
+        absl::StrFormat("%-50s CPUs %s", ContainerName(c), c.at("cpus").get<std::string>()),
+        c.at("pin_conflict").get<bool>() ? "  (pin conflict: re-pinning backed off)" : "", "\n");
+  }
+}
+
+// Writes one row per NUMA node, one cell per CPU, then the legend.
 void WriteMap(const nlohmann::json& status, std::string& text) {
   const nlohmann::json& containers = status.at("containers");
   std::map<int, std::vector<const nlohmann::json*>> cpus_by_node;
@@ -96,31 +120,14 @@ void WriteMap(const nlohmann::json& status, std::string& text) {
       const std::string owner = cpu.at("owner").get<std::string>();
       std::string cell = owner == "reserved" ? std::string(width, '#') : std::string(width, '.');
       auto code = code_of_container.find(cpu.at("owner_container").get<int>());
-      if (owner == "exclusive" && code != code_of_container.end())
+      if (owner == "exclusive" && code != code_of_container.end()) {
         cell = OwnerCode(code->second, width);
+      }
       absl::StrAppend(&text, " ", cell);
     }
     absl::StrAppend(&text, "\n");
   }
-
-  int shared_containers = 0;
-  for (const nlohmann::json& c : containers) {
-    if (!c.at("exclusive").get<bool>()) ++shared_containers;
-  }
-  absl::StrAppend(&text, "\n  ", std::string(width, '#'), "  reserved CPU\n  ",
-                  std::string(width, '.'), "  shared pool (", shared_containers,
-                  shared_containers == 1 ? " container)\n" : " containers)\n");
-  std::vector<std::pair<int, int>> legend;  // Owner number, container index.
-  for (const auto& [container, code] : code_of_container) legend.emplace_back(code, container);
-  std::sort(legend.begin(), legend.end());
-  for (const auto& [code, container] : legend) {
-    if (container >= static_cast<int>(containers.size())) continue;
-    const nlohmann::json& c = containers[container];
-    absl::StrAppend(
-        &text, "  ", OwnerCode(code, width), "  ",
-        absl::StrFormat("%-50s CPUs %s", ContainerName(c), c.at("cpus").get<std::string>()),
-        c.at("pin_conflict").get<bool>() ? "  (pin conflict: re-pinning backed off)" : "", "\n");
-  }
+  WriteLegend(containers, code_of_container, width, text);
 }
 
 void WriteUnpinned(const nlohmann::json& status, std::string& text) {
@@ -129,8 +136,9 @@ void WriteUnpinned(const nlohmann::json& status, std::string& text) {
     const std::string error = c.at("error").get<std::string>();
     if (!error.empty()) absl::StrAppend(&lines, "  ", ContainerName(c), ": ", error, "\n");
   }
-  if (!lines.empty())
+  if (!lines.empty()) {
     absl::StrAppend(&text, "\nIn the shared pool although they asked for exclusive CPUs:\n", lines);
+  }
 }
 
 void WriteViolations(const nlohmann::json& status, std::string& text) {
