@@ -126,6 +126,24 @@ TEST_F(MetricsServerTest, StatusIsSnapshotJson) {
   EXPECT_EQ(status["counters"]["repins"]["cpuset"], 3);
 }
 
+TEST_F(MetricsServerTest, BrotliIsNotOffered) {
+  client_->set_decompress(false);
+  httplib::Result result = client_->Get("/metrics", {{"Accept-Encoding", "br"}});
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 200);
+  EXPECT_FALSE(result->has_header("Content-Encoding"))
+      << result->get_header_value("Content-Encoding");
+  EXPECT_EQ(result->body, RenderMetrics(*box_.Get()));
+}
+
+TEST_F(MetricsServerTest, GzipIsChosenOverBrotli) {
+  client_->set_decompress(false);
+  httplib::Result result = client_->Get("/metrics", {{"Accept-Encoding", "gzip, deflate, br"}});
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->get_header_value("Content-Encoding"), "gzip");
+  EXPECT_LT(result->body.size(), RenderMetrics(*box_.Get()).size());
+}
+
 TEST_F(MetricsServerTest, UnknownPathIs404) {
   httplib::Result result = client_->Get("/nope");
   ASSERT_TRUE(result);
