@@ -3,6 +3,7 @@
 // Same topology and same event sequence give the same result.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "policy/admission.h"
+#include "policy/cpu_picker.h"
 #include "policy/cpuset.h"
 #include "policy/pod.h"
 #include "policy/topology.h"
@@ -24,13 +27,24 @@ struct AllocatorOptions {
   CpuSet reserved_cpus;                 // --reserved-cpus: never exclusive.
   bool strict_cpu_reservation = false;  // Keep reserved CPUs out of the shared pool too.
   bool full_pcpus_only = false;         // Only whole free cores, request a multiple of SMT width.
+  // Under numa-policy preferred, spread a container over several NUMA nodes whenever no single
+  // node has room now. When false (the default), only a request larger than any one node's CPUs
+  // is spread. A smaller one runs in the shared pool instead, because a spread assignment lasts
+  // for the container's life while the shortage is often brief.
+  bool spill_on_shortage = false;
+  // Never give a container of 2 CPUs or more the free SMT sibling of another container of 2 CPUs
+  // or more that shares no core yet. When nothing else is free, the container runs in the shared
+  // pool. The sibling stays in the shared pool, or goes to a 1-CPU container as a last resort.
+  bool spare_unshared_cores = true;
 };
 
 // Exclusive CPUs of one container.
 struct Assignment {
   CpuSet cpus;
   CpuSet numa_nodes;  // Node OS indexes of `cpus`.
-  CpuSet mems;        // cpuset.mems: the nodes of `cpus` that have memory.
+  // cpuset.mems: the nodes of `cpus` that have memory, or all nodes of `cpus` when none of them
+  // reports memory (so that it is never empty).
+  CpuSet mems;
 };
 
 // The outcome for one container of a pod.
@@ -51,6 +65,7 @@ struct AssignmentRecord {
   std::string pod_key;  // "namespace/name", for logs and metrics.
   std::string container;
   bool init = false;
+  bool sidecar = false;  // An init container that keeps running (restartPolicy: Always).
   Assignment assignment;
 };
 
@@ -64,6 +79,9 @@ class NodeAllocator {
   // pod never holds more exclusive CPUs than its largest need. Adding a pod that is already known
   // changes nothing and returns its current decisions.
   std::vector<ContainerDecision> AddPod(const Pod& pod);
+
+  // AddPod after admission: allocates for a request that Admit (or a test) built.
+  std::vector<ContainerDecision> AddRequest(const PodRequest& request);
 
   // Ends a pod's init phase: the exclusive CPUs its app containers did not reuse return to the
   // shared pool. Returns those CPUs.
@@ -84,18 +102,43 @@ class NodeAllocator {
 
   // Claims assignments read back from a checkpoint, exactly as recorded. Records whose CPUs are no
   // longer assignable, are reserved, or overlap an earlier record are not claimed; each of them
-  // gets an error in the returned list, and the rest are kept.
+  // gets an error in the returned list, and the rest are kept. Two records of one pod may share
+  // CPUs when one of them is a (non-sidecar) init container, whose CPUs its app containers reuse.
+  // A record that would empty the shared pool is not claimed either.
   std::vector<absl::Status> Restore(const std::vector<AssignmentRecord>& records);
 
   const Topology& topology() const { return *topology_; }
   const AllocatorOptions& options() const { return options_; }
 
  private:
+  struct ContainerState {
+    bool init = false;
+    bool sidecar = false;
+    Assignment assignment;
+  };
+
+  struct PodState {
+    std::string key;
+    std::vector<ContainerDecision> decisions;
+    std::map<std::string, ContainerState> containers;  // Containers holding exclusive CPUs.
+    CpuSet held;                                       // Every exclusive CPU of the pod.
+    CpuSet reusable;  // Init containers' CPUs that no app container or sidecar took yet.
+  };
+
   NodeAllocator(const Topology& topology, AllocatorOptions options);
+
+  absl::StatusOr<Assignment> AllocateContainer(const PodRequest& request,
+                                               const ContainerRequest& container, PodState& pod);
+  absl::Status CheckRecord(const AssignmentRecord& record) const;
+  Assignment Describe(const CpuSet& cpus) const;
+  int SharedPoolSize() const;
 
   const Topology* topology_;
   AllocatorOptions options_;
-  // TODO: the allocator's state and helpers; see allocator.cc.
+  CpuPool pool_;
+  CpuSet reserved_;                       // options_.reserved_cpus that are assignable.
+  std::map<std::string, PodState> pods_;  // By pod uid.
+  int last_owner_ = 0;                    // CpuPool owner id of the latest container placed.
 };
 
 }  // namespace numapin

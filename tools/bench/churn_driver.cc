@@ -1,0 +1,134 @@
+// bench-churn-driver: replays a churn event file (numapinctl simulate JSONL) through
+// NodeAllocator directly and prints numapinctl simulate's output lines, so that churn-quality can
+// cross-check numapinctl, or run where numapinctl is not built.
+//
+//   bench-churn-driver --topology=xml:PATH [--reserved-cpus=LIST] [--spill-on-shortage]
+//   [--share-unshared-cores] EVENTS
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "nlohmann/json.hpp"
+#include "policy/allocator.h"
+#include "policy/topology.h"
+
+namespace numapin {
+namespace {
+
+// Churn pods have one container whose requests equal its limits: a whole number of CPUs.
+PodRequest RequestOf(const nlohmann::json& pod) {
+  const nlohmann::json& metadata = pod.at("metadata");
+  PodRequest request;
+  request.pod_key =
+      metadata.at("namespace").get<std::string>() + "/" + metadata.at("name").get<std::string>();
+  request.pod_uid = metadata.value("uid", request.pod_key);
+  request.qos = QosClass::kGuaranteed;
+  for (const nlohmann::json& spec : pod.at("spec").at("containers")) {
+    ContainerRequest container;
+    container.container = spec.at("name").get<std::string>();
+    container.exclusive_cpus =
+        std::stoi(spec.at("resources").at("requests").at("cpu").get<std::string>());
+    request.containers.push_back(container);
+  }
+  return request;
+}
+
+// The fields of numapinctl simulate's decision line that churn-quality reads.
+nlohmann::ordered_json DecisionLine(const std::string& pod_key, const ContainerDecision& decision) {
+  nlohmann::ordered_json line;
+  line["pod"] = pod_key;
+  line["container"] = decision.container;
+  line["exclusive"] = decision.exclusive;
+  line["cpus"] = decision.assignment.cpus.ToString();
+  line["numa_nodes"] = decision.assignment.numa_nodes.ToVector();
+  line["mems"] = decision.assignment.mems.ToString();
+  line["error"] = decision.error.ok()
+                      ? nlohmann::ordered_json(nullptr)
+                      : nlohmann::ordered_json(std::string(decision.error.message()));
+  return line;
+}
+
+// Applies each add and delete event to `allocator` and prints its output lines.
+void Replay(std::istream& events, NodeAllocator& allocator) {
+  std::map<std::string, std::string> uid_of_key;  // Delete events name the pod, not its uid.
+  std::string line;
+  while (std::getline(events, line)) {
+    if (line.empty()) continue;
+    nlohmann::json event = nlohmann::json::parse(line);
+    const nlohmann::json& pod = event.at("pod");
+    if (event.at("op") == "add") {
+      PodRequest request = RequestOf(pod);
+      uid_of_key[request.pod_key] = request.pod_uid;
+      for (const ContainerDecision& decision : allocator.AddRequest(request)) {
+        std::cout << DecisionLine(request.pod_key, decision).dump() << "\n";
+      }
+    } else {
+      const nlohmann::json& metadata = pod.at("metadata");
+      std::string key = metadata.at("namespace").get<std::string>() + "/" +
+                        metadata.at("name").get<std::string>();
+      auto uid = uid_of_key.find(key);
+      CpuSet released;
+      if (uid != uid_of_key.end()) {
+        released = allocator.RemovePod(uid->second);
+        uid_of_key.erase(uid);
+      }
+      std::cout << nlohmann::json{{"deleted", key}, {"released", released.ToString()}}.dump()
+                << "\n";
+    }
+  }
+}
+
+int Run(int argc, char** argv) {
+  std::string source;
+  AllocatorOptions options;
+  std::string events_path;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (absl::StartsWith(arg, "--topology=")) {
+      source = arg.substr(11);
+    } else if (absl::StartsWith(arg, "--reserved-cpus=")) {
+      absl::StatusOr<CpuSet> reserved = CpuSet::Parse(arg.substr(16));
+      if (!reserved.ok()) {
+        std::cerr << "bench-churn-driver: " << reserved.status().message() << "\n";
+        return 2;
+      }
+      options.reserved_cpus = *reserved;
+    } else if (arg == "--spill-on-shortage") {
+      options.spill_on_shortage = true;
+    } else if (arg == "--share-unshared-cores") {
+      options.spare_unshared_cores = false;
+    } else {
+      events_path = arg;
+    }
+  }
+  if (source.empty() || events_path.empty()) {
+    std::cerr << "usage: bench-churn-driver --topology=xml:PATH [--reserved-cpus=LIST] "
+                 "[--spill-on-shortage] [--share-unshared-cores] EVENTS\n";
+    return 2;
+  }
+  absl::StatusOr<Topology> topology = LoadTopology(source);
+  if (!topology.ok()) {
+    std::cerr << "bench-churn-driver: " << topology.status().message() << "\n";
+    return 1;
+  }
+  absl::StatusOr<NodeAllocator> allocator = NodeAllocator::Create(*topology, options);
+  if (!allocator.ok()) {
+    std::cerr << "bench-churn-driver: " << allocator.status().message() << "\n";
+    return 1;
+  }
+
+  std::ifstream events(events_path);
+  if (!events) {
+    std::cerr << "bench-churn-driver: cannot open " << events_path << "\n";
+    return 1;
+  }
+  Replay(events, *allocator);
+  return 0;
+}
+
+}  // namespace
+}  // namespace numapin
+
+int main(int argc, char** argv) { return numapin::Run(argc, argv); }
