@@ -259,6 +259,18 @@ TEST_F(KubeletPodSourceTest, GarbageIsError) {
       << result.status();
 }
 
+TEST_F(KubeletPodSourceTest, ForbiddenNamesRbac) {
+  SetControl(R"({"mode": "forbidden"})");
+  auto source = Make(Options());
+  ASSERT_NE(source, nullptr);
+  auto result = WaitAndRead(*source, absl::Seconds(10));
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kPermissionDenied) << result.status();
+  EXPECT_TRUE(absl::StrContains(result.status().message(), "403 Forbidden from " + url_))
+      << result.status();
+  EXPECT_TRUE(absl::StrContains(result.status().message(), "nodes/proxy")) << result.status();
+}
+
 TEST_F(KubeletPodSourceTest, RecoversAfterServerError) {
   SetControl(R"({"mode": "fail"})");
   auto source = Make(Options());

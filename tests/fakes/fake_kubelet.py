@@ -5,11 +5,11 @@ It responds like the kubelet's authenticated API: a PodList of real-looking Pod 
 unless the request carries `Authorization: Bearer <token>`. A JSON control file, re-read on every
 request, steers it:
 
-    {"mode": "ok" | "fail" | "stall" | "garbage",
+    {"mode": "ok" | "fail" | "forbidden" | "stall" | "garbage",
      "stall_seconds": 30,
      "pods": [{"namespace": "default", "name": "web", "cpu": "2", "memory": "1Gi"}, ...]}
 
-"fail" returns 500, "stall" sleeps before responding, "garbage" sends a body that is not JSON.
+"fail" returns 500, "forbidden" 403 (a token without RBAC), "stall" sleeps before responding, "garbage" sends a body that is not JSON.
 Without "pods" it serves two pods: a Guaranteed one with 2 CPUs and a BestEffort one.
 
 Each request appends one line (the path) to --requests-file, and the bound port is written to
@@ -109,6 +109,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(float(control.get("stall_seconds", 30)))
         if mode == "fail":
             self.send_body(500, "Internal Server Error: fake failure\n", "text/plain")
+        elif mode == "forbidden":
+            self.send_body(403, "Forbidden (user=system:serviceaccount:numapin:numapind, "
+                           "verb=get, resource=nodes, subresource=proxy)\n", "text/plain")
         elif mode == "garbage":
             self.send_body(200, "<html>this is not a PodList", "application/json")
         else:
