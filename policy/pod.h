@@ -24,6 +24,10 @@ struct Resources {
   std::optional<int64_t> cpu_limit_millis;
   std::optional<int64_t> memory_request_bytes;
   std::optional<int64_t> memory_limit_bytes;
+  // The CPU quantities as written ("1.5", "1500m"), so that messages quote the input; empty when
+  // the value was built by hand.
+  std::string cpu_request_text;
+  std::string cpu_limit_text;
 };
 
 struct ContainerSpec {
