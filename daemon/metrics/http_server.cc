@@ -19,19 +19,19 @@
 namespace numapin {
 namespace {
 
-// httplib holds a thread for each open keep-alive connection until it idles out, so the pool
-// leaves room for two Prometheus replicas and numapinctl next to the kubelet's probes.
+// httplib keeps a thread busy for each open keep-alive connection until it idles out, so the
+// pool leaves room for two Prometheus replicas and numapinctl next to the kubelet's probes.
 constexpr size_t kServerThreads = 4;
 constexpr time_t kKeepAliveSeconds = 2;
 constexpr time_t kSocketTimeoutSeconds = 5;
 
 // httplib 0.11 compresses every text response itself, with brotli whenever the client lists
-// "br"; at its default quality that took 0.9-4 s of CPU for the 626 KB /metrics of a 500-container
-// node (measured with curl on a 2-vCPU VM), against about 5 ms for gzip. numapind runs on the
+// "br". At its default quality that took 0.9-4 s of CPU for the 626 KB /metrics of a
+// 500-container node, against about 5 ms for gzip (curl on a 2-vCPU VM). numapind runs on the
 // node's reserved CPUs, so requests are rewritten to offer gzip at most.
 httplib::Server::HandlerResponse LimitToGzip(const httplib::Request& request, httplib::Response&) {
-  // httplib hands the handler a const view of a request it owns and does not share with another
-  // thread; the request object itself is not const, so the cast is defined.
+  // httplib passes a const reference to a request object that it owns and that is not itself
+  // const, so the cast is defined. No other thread sees the request.
   auto& headers = const_cast<httplib::Request&>(request).headers;
   auto [first, last] = headers.equal_range("Accept-Encoding");
   for (auto it = first; it != last; ++it) {

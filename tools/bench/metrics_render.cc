@@ -1,9 +1,8 @@
 // bench-metrics-render: times RenderMetrics (the /metrics body) on a large node, 500 tracked
-// containers on 384 CPUs over 4 NUMA nodes, and reports p50/p99 render time against the 5 ms
-// p99 target; then times whole scrapes of a MetricsServer on loopback, with and without gzip.
-// Reports wall-clock time and the rendering thread's CPU time: on a busy machine the
-// wall time includes waiting for a CPU, which the CPU time leaves out. The last output line is
-// one JSON object for scripts.
+// containers on 384 CPUs over 4 NUMA nodes, against the 5 ms p99 target. Then it times whole
+// scrapes of a MetricsServer on loopback, with and without gzip. It reports wall-clock time and
+// the rendering thread's CPU time, because on a busy machine the wall time includes waiting for
+// a CPU. The last output line is one JSON object for scripts.
 #include <time.h>
 
 #include <algorithm>
@@ -78,8 +77,8 @@ bool TimeRenders(const numapin::DaemonSnapshot& snapshot, int iterations, size_t
   return true;
 }
 
-// Wall time of GET /metrics on loopback; the snapshot does not change, so the server renders once
-// and every scrape after the first measures only transfer and, with gzip, compression.
+// Wall time of GET /metrics on loopback. The snapshot does not change, so the server renders it
+// once, and every later scrape measures the transfer and, with gzip, the compression.
 bool TimeScrapes(const numapin::SnapshotBox& box, const std::string& accept_encoding,
                  int iterations, Percentiles& wall) {
   auto server = numapin::MetricsServer::Start({.address = "127.0.0.1:0"}, &box);
