@@ -36,6 +36,11 @@ struct AllocatorOptions {
   // or more that shares no core yet. When nothing else is free, the container runs in the shared
   // pool. The sibling stays in the shared pool, or goes to a 1-CPU container as a last resort.
   bool spare_unshared_cores = true;
+  // Among the NUMA nodes with room at equal cost, prefer the one where the request takes the
+  // fewest CPUs out of a hole of half a node (half the largest node's CPUs), then the best fit.
+  // Best fit alone fills one node to the brim before starting the next, which leaves the other
+  // node the only place for a large request.
+  bool keep_node_holes = true;
 };
 
 // Exclusive CPUs of one container.
