@@ -38,9 +38,9 @@ struct AllocatorOptions {
   bool spare_unshared_cores = true;
   // Among the NUMA nodes with room at equal cost, prefer the one where the request takes the
   // fewest CPUs out of a hole of half a node (half the largest node's CPUs), then the best fit.
-  // Best fit alone fills one node to the brim before starting the next, which leaves the other
-  // node the only place for a large request.
-  bool keep_node_holes = true;
+  // It helps when no request exceeds half a node. Off by default because it breaks up wholly free
+  // nodes, so requests larger than half a node are rejected more often.
+  bool keep_node_holes = false;
 };
 
 // Exclusive CPUs of one container.

@@ -15,6 +15,12 @@ using testing::OneContainer;
 // Two nodes of 4 cores of 2 CPUs: node 0 is CPUs 0-7, node 1 is CPUs 8-15, and half a node is 4.
 Topology TwoNodes() { return BuildTopology(2, 4, 2); }
 
+NodeAllocator KeepingHoles(const Topology& topology) {
+  AllocatorOptions options;
+  options.keep_node_holes = true;
+  return MustCreate(topology, options);
+}
+
 ContainerDecision AddOne(NodeAllocator& allocator, const PodRequest& request) {
   std::vector<ContainerDecision> decisions = allocator.AddRequest(request);
   EXPECT_EQ(decisions.size(), 1u);
@@ -23,7 +29,7 @@ ContainerDecision AddOne(NodeAllocator& allocator, const PodRequest& request) {
 
 TEST(AllocatorHoles, SmallRequestKeepsAHalfNodeHole) {
   Topology topology = TwoNodes();
-  NodeAllocator allocator = MustCreate(topology);
+  NodeAllocator allocator = KeepingHoles(topology);
   AddOne(allocator, OneContainer("filler", 4, /*preferred_node=*/1));
 
   // Node 1 has exactly half a node free. Taking 2 CPUs there would leave node 0 the only node
@@ -35,11 +41,9 @@ TEST(AllocatorHoles, SmallRequestKeepsAHalfNodeHole) {
   EXPECT_EQ(decision.assignment.cpus.ToString(), "0-1");
 }
 
-TEST(AllocatorHoles, BestFitAloneWhenHolesAreOff) {
+TEST(AllocatorHoles, BestFitAloneByDefault) {
   Topology topology = TwoNodes();
-  AllocatorOptions options;
-  options.keep_node_holes = false;
-  NodeAllocator allocator = MustCreate(topology, options);
+  NodeAllocator allocator = MustCreate(topology);
   AddOne(allocator, OneContainer("filler", 4, /*preferred_node=*/1));
 
   // Node 1 has 4 free CPUs and node 0 has 8: node 1 is the tighter fit.
@@ -51,7 +55,7 @@ TEST(AllocatorHoles, BestFitAloneWhenHolesAreOff) {
 
 TEST(AllocatorHoles, BestFitWhileEveryNodeKeepsItsHole) {
   Topology topology = TwoNodes();
-  NodeAllocator allocator = MustCreate(topology);
+  NodeAllocator allocator = KeepingHoles(topology);
   AddOne(allocator, OneContainer("filler", 2, /*preferred_node=*/1));
 
   // Node 1 goes from 6 free CPUs to 4 and still has half a node: no hole is lost anywhere.
@@ -63,7 +67,7 @@ TEST(AllocatorHoles, BestFitWhileEveryNodeKeepsItsHole) {
 
 TEST(AllocatorHoles, EqualLossGoesToTheBestFit) {
   Topology topology = TwoNodes();
-  NodeAllocator allocator = MustCreate(topology);
+  NodeAllocator allocator = KeepingHoles(topology);
   AddOne(allocator, OneContainer("filler-1", 6, /*preferred_node=*/1));
   AddOne(allocator, OneContainer("filler-0", 4, /*preferred_node=*/0));
 
@@ -78,7 +82,7 @@ TEST(AllocatorHoles, EqualLossGoesToTheBestFit) {
 
 TEST(AllocatorHoles, CostComesBeforeTheHole) {
   Topology topology = TwoNodes();
-  NodeAllocator allocator = MustCreate(topology);
+  NodeAllocator allocator = KeepingHoles(topology);
   AddOne(allocator, OneContainer("filler", 4, /*preferred_node=*/1));
   ContainerDecision pair = AddOne(allocator, OneContainer("pair", 1, /*preferred_node=*/1));
   ASSERT_EQ(pair.assignment.cpus.ToString(), "12");

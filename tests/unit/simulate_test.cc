@@ -203,15 +203,14 @@ TEST(SimulateCommand, SpareUnsharedCoresFlag) {
   EXPECT_EQ(Cpus(shares.lines[2]).ToString(), "10,20,22");
 }
 
-// With node 1 down to 4 free CPUs, a 2-CPU container goes to node 0 so that node 1 keeps its
-// hole of half a node (6 CPUs would be the mark; 4 are all it has). Without the rule, best fit
-// takes node 1.
+// With node 1 down to 4 free CPUs, best fit puts a 2-CPU container there. With
+// --keep-node-holes it goes to node 0, which keeps more than half a node (6 CPUs) free.
 TEST(SimulateCommand, KeepNodeHolesFlag) {
   std::string path = ::testing::TempDir() + "simulate-holes-" + std::to_string(getpid()) + ".jsonl";
   std::ofstream(path) << AddLine("a", 8, 1) << AddLine("b", 2);
 
-  RunResult keeps = RunNumapinctl("simulate " + kInterleaved + " " + path);
-  RunResult fits = RunNumapinctl("simulate " + kInterleaved + " --keep-node-holes=false " + path);
+  RunResult keeps = RunNumapinctl("simulate " + kInterleaved + " --keep-node-holes " + path);
+  RunResult fits = RunNumapinctl("simulate " + kInterleaved + " " + path);
   std::remove(path.c_str());
   ASSERT_EQ(keeps.exit_status, 0) << keeps.stderr_text;
   ASSERT_EQ(fits.exit_status, 0) << fits.stderr_text;

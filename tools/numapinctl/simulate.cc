@@ -185,13 +185,13 @@ int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::os
        "spread a preferred-policy container over several NUMA nodes when no one node has room now"},
       {"spare-unshared-cores", true, "true",
        "keep containers of 2+ CPUs off the free SMT siblings of other such containers"},
-      {"keep-node-holes", true, "true",
+      {"keep-node-holes", true, "",
        "among equal-cost NUMA nodes, prefer the one that keeps a hole of half a node"},
   };
   const std::string usage =
       "numapinctl simulate [--topology=SOURCE] [--reserved-cpus=LIST] [--full-pcpus-only] "
       "[--strict-cpu-reservation] [--spill-on-shortage] [--spare-unshared-cores=false] "
-      "[--keep-node-holes=false] "
+      "[--keep-node-holes] "
       "[EVENTS.jsonl|-]";
   absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, specs);
   if (!parsed.ok()) {
