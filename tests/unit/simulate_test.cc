@@ -182,8 +182,8 @@ std::string AddLine(const std::string& name, int cpus, int node = -1) {
   return json{{"op", "add"}, {"pod", pod}}.dump() + "\n";
 }
 
-// Node 0 has the even CPUs, siblings 12 apart. A 9-CPU container there leaves CPU 20 (its
-// sibling) and the fresh core 10,22 free; an 11-CPU container leaves only CPU 23 of node 1, so
+// Node 0 has the even CPUs, siblings 12 apart. A 9-CPU container there leaves free CPU 20 (its
+// sibling) and the fresh core 10,22. An 11-CPU container leaves only CPU 23 of node 1, so that
 // the shared pool keeps a CPU. A 3-CPU container then fits only by taking CPU 20.
 TEST(SimulateCommand, SpareUnsharedCoresFlag) {
   std::string path = ::testing::TempDir() + "simulate-spare-" + std::to_string(getpid()) + ".jsonl";
