@@ -20,7 +20,8 @@ struct PodSourceOptions {
   std::string ca_file = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
   bool insecure_skip_tls_verify = false;
   absl::Duration poll_interval = absl::Seconds(5);
-  absl::Duration request_timeout = absl::Seconds(10);
+  absl::Duration request_timeout = absl::Seconds(10);  // Whole GET, connect included.
+  absl::Duration connect_timeout = absl::Seconds(3);   // TCP and TLS handshake.
 };
 
 class PodSource {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -71,7 +72,12 @@ struct HistogramState {
   double sum = 0;
   uint64_t count = 0;
 
+  // Counts one sample into the first bucket whose upper bound is >= seconds (le semantics); a
+  // sample above every bound only counts toward the implicit +Inf bucket, sum and count.
   void Observe(double seconds);
+
+  // Bounds from 1 ms to 10 s, for the pin and repair latencies.
+  static HistogramState WithLatencyBuckets();
 };
 
 struct DaemonSnapshot {
@@ -115,7 +121,13 @@ class SnapshotBox {
     return current_;
   }
 
+  // The loop calls Heartbeat on every turn, even when nothing changed and it publishes no new
+  // snapshot, so that /healthz can tell a quiet loop from a stuck one.
+  void Heartbeat(int64_t unix_nanos) { heartbeat_unix_nanos_.store(unix_nanos); }
+  int64_t heartbeat_unix_nanos() const { return heartbeat_unix_nanos_.load(); }
+
  private:
+  std::atomic<int64_t> heartbeat_unix_nanos_{0};
   mutable std::mutex mutex_;
   std::shared_ptr<const DaemonSnapshot> current_ = std::make_shared<DaemonSnapshot>();
 };

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "tools/numapinctl/commands.h"
+#include "tools/numapinctl/status.h"
 
 namespace {
 
@@ -14,6 +15,7 @@ constexpr char kUsage[] =
     "commands:\n"
     "  topology   print NUMA nodes, cores with SMT siblings, L3 caches, packages and distances\n"
     "  simulate   replay pod events (JSON lines) through the allocator and print each decision\n"
+    "  status     print each NUMA node's CPUs with their owner, and recent violations\n"
     "\n"
     "Run numapinctl COMMAND --help for the flags of a command.\n";
 
@@ -29,6 +31,7 @@ int main(int argc, char** argv) {
 
   if (command == "topology") return numapin::ctl::RunTopology(args, std::cout, std::cerr);
   if (command == "simulate") return numapin::ctl::RunSimulate(args, std::cout, std::cerr);
+  if (command == "status") return numapin::ctl::RunStatus(args, std::cout, std::cerr);
   if (command == "help" || command == "--help" || command == "-h") {
     std::cout << kUsage;
     return numapin::ctl::kExitOk;
