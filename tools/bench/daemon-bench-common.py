@@ -129,6 +129,8 @@ class FakeNode:
         self.dump_path = os.path.join(self.state, "dump.json")
         args = [numapind, f"--pod-source=dir:{self.manifests}", f"--cgroup-root={self.root}",
                 f"--state-dir={self.state}", "--metrics-address=127.0.0.1:0"] + flags
+        if os.path.exists(self.dump_path):
+            os.remove(self.dump_path)
         if dump:
             args.append(f"--dump-state-file={self.dump_path}")
         else:
