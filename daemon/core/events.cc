@@ -1,6 +1,8 @@
 // The event loop's handlers: pod source reads, cgroup directory events, the read-back tick,
 // SIGHUP and changes of the kubelet's cpu_manager_state.
 #include <sys/inotify.h>
+
+#include <algorithm>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
@@ -40,13 +42,26 @@ void Daemon::OnCgroupEvents() {
     log::Warning("Cgroup watch queue overflowed; rescanning", {{"root", layout_.cpuset_root}});
   }
   bool unknown = false;
+  // Containers whose cgroup (or pod cgroup) just appeared. Only these are located and pinned, so
+  // that the cost of a new container does not grow with the number of containers on the node.
+  std::vector<ManagedContainer*> touched;
   for (const std::string& dir : events.removed) unnamed_cgroups_.erase(dir);
   for (const std::string& dir : events.created) {
     size_t slash = dir.rfind('/');
     std::string parent = dir.substr(0, slash);
     std::optional<std::string> parent_uid = PodUidFromDirName(parent.substr(parent.rfind('/') + 1));
     if (!parent_uid.has_value()) {
-      if (PodUidFromDirName(dir.substr(slash + 1)).has_value()) unknown = true;
+      // A pod-level cgroup: re-read the pod source only for a pod it has not listed yet.
+      std::optional<std::string> uid = PodUidFromDirName(dir.substr(slash + 1));
+      if (!uid.has_value()) continue;
+      if (!pods_.count(*uid)) {
+        unknown = true;
+        continue;
+      }
+      // Its container cgroups may already exist inside it when the pod cgroup was made with them.
+      for (auto& [key, container] : containers_) {
+        if (key.pod_uid == *uid) touched.push_back(&container);
+      }
       continue;
     }
     bool known = false;
@@ -57,6 +72,7 @@ void Daemon::OnCgroupEvents() {
         if (dir == parent + "/" + name) {
           container.cgroup_seen = now;
           known = true;
+          touched.push_back(&container);
         }
       }
     }
@@ -70,12 +86,26 @@ void Daemon::OnCgroupEvents() {
     }
   }
   if (unknown) source_->RequestRefresh();
-  if (events.overflow || !events.created.empty()) {
+  if (events.overflow) {
     LocateAll();
     ReconcileAll(Trigger::kChange);
-    if (events.overflow) ScanForUnknownCgroups();
+    ScanForUnknownCgroups();
     Publish();
+    return;
   }
+  if (touched.empty()) return;
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  std::vector<ManagedContainer*> scope;
+  for (ManagedContainer* container : touched) {
+    reconciler_->Locate(*container);
+    if (!container->terminated) scope.push_back(container);
+  }
+  SyncMonitor();
+  if (options_.mode != DaemonMode::kObserve || cpu_manager_state_valid_) {
+    reconciler_->Run(scope, ExclusiveCpus(), Trigger::kChange);
+  }
+  Publish();
 }
 
 void Daemon::OnTimer() {

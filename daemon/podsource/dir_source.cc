@@ -130,8 +130,7 @@ bool DirPodSource::DrainEvents() {
   return changed;
 }
 
-absl::StatusOr<std::vector<Pod>> DirPodSource::ReadAll(
-    std::vector<absl::Status>* pod_errors) const {
+absl::StatusOr<std::vector<Pod>> DirPodSource::ReadAll(std::vector<absl::Status>* pod_errors) {
   std::error_code error;
   std::vector<std::filesystem::path> files;
   for (std::filesystem::directory_iterator it(dir_, error), end; !error && it != end;
@@ -150,16 +149,25 @@ absl::StatusOr<std::vector<Pod>> DirPodSource::ReadAll(
 
   std::vector<Pod> pods;
   std::map<std::string, std::string> file_of_pod;
+  std::map<std::string, Pod> good;
   for (const std::filesystem::path& path : files) {
     absl::StatusOr<std::string> text = ReadManifest(path);
+    // A file removed between listing and reading is a deletion, not a malformed manifest.
+    if (!text.ok() && absl::IsNotFound(text.status())) continue;
     absl::StatusOr<Pod> pod = text.ok() ? ParsePod(*text) : text.status();
     if (!pod.ok()) {
+      auto kept = last_good_.find(path.string());
       if (pod_errors != nullptr) {
-        pod_errors->push_back(absl::InvalidArgumentError(
-            absl::StrCat("pod manifest ", path.string(), " left out: ", pod.status().message())));
+        pod_errors->push_back(absl::InvalidArgumentError(absl::StrCat(
+            "pod manifest ", path.string(),
+            kept != last_good_.end() ? " is invalid; keeping its last valid version: "
+                                     : " left out: ",
+            pod.status().message())));
       }
-      continue;
+      if (kept == last_good_.end()) continue;
+      pod = kept->second;
     }
+    good.emplace(path.string(), *pod);
     auto [previous, inserted] = file_of_pod.emplace(pod->Key(), path.string());
     if (!inserted) {
       if (pod_errors != nullptr) {
@@ -171,6 +179,7 @@ absl::StatusOr<std::vector<Pod>> DirPodSource::ReadAll(
     }
     pods.push_back(*std::move(pod));
   }
+  last_good_ = std::move(good);
   return pods;
 }
 

@@ -3,6 +3,7 @@
 // kubelet API: the directory is the whole truth, and each change re-reads all of it.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -30,9 +31,13 @@ class DirPodSource : public PodSource {
  private:
   DirPodSource(std::string dir, int epoll_fd, int inotify_fd, int event_fd);
   bool DrainEvents();  // Whether a relevant change or a refresh request came in.
-  absl::StatusOr<std::vector<Pod>> ReadAll(std::vector<absl::Status>* pod_errors) const;
+  absl::StatusOr<std::vector<Pod>> ReadAll(std::vector<absl::Status>* pod_errors);
 
   const std::string dir_;
+  // The last version of each manifest file that parsed. A file rewritten with content that does
+  // not parse keeps this version, because dropping it would read as the pod's deletion and hand
+  // its exclusive CPUs to others while its containers still run on them.
+  std::map<std::string, Pod> last_good_;
   const int epoll_fd_;
   const int inotify_fd_;
   const int event_fd_;

@@ -154,6 +154,26 @@ TEST_F(DirPodSourceTest, MalformedFileIsReportedOthersCount) {
   EXPECT_TRUE(absl::StrContains(errors_[0].message(), dir_ + "/bad.yaml")) << errors_[0];
 }
 
+// Dropping a pod whose manifest became unreadable would read as its deletion and hand its
+// exclusive CPUs to other pods while its containers still run on them.
+TEST_F(DirPodSourceTest, RewrittenGarbageKeepsLastValidPod) {
+  Write("web.yaml", PodYaml("web", "2"));
+  auto source = Make();
+  ASSERT_NE(source, nullptr);
+  ASSERT_EQ(NextList(*source).size(), 1u);
+
+  Write("web.yaml", "garbage: [\n");
+  std::vector<Pod> pods = NextList(*source);
+  ASSERT_EQ(pods.size(), 1u) << "the pod was dropped";
+  EXPECT_EQ(pods[0].name, "web");
+  ASSERT_EQ(errors_.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(errors_[0].message(), "keeping its last valid version"))
+      << errors_[0];
+
+  ASSERT_EQ(unlink((dir_ + "/web.yaml").c_str()), 0);
+  EXPECT_TRUE(NextList(*source).empty()) << "deleting the file still deletes the pod";
+}
+
 TEST_F(DirPodSourceTest, JsonManifestParses) {
   Write("pod.json", R"({"apiVersion": "v1", "kind": "Pod",
     "metadata": {"name": "json-pod", "namespace": "ns", "uid": "11111111-2222-4333-8444-555555555555"},
