@@ -18,8 +18,8 @@
 namespace numapin {
 namespace {
 
-// Names the capabilities the monitor needs that this process does not hold, such as
-// "CAP_BPF and CAP_PERFMON", or returns "" when it holds them. libbpf reports a missing
+// Names the capabilities the monitor needs that this process lacks, such as
+// "CAP_BPF and CAP_PERFMON", or returns "" when it has them. libbpf reports a missing
 // CAP_BPF as a kernel without the BPF ring buffer, so the monitor's error alone misleads.
 std::string MissingMonitorCapabilities() {
   std::ifstream status("/proc/self/status");
@@ -28,7 +28,8 @@ std::string MissingMonitorCapabilities() {
   while (std::getline(status, line)) {
     if (line.rfind("CapEff:", 0) == 0) effective = std::stoull(line.substr(7), nullptr, 16);
   }
-  // Bit numbers from linux/capability.h. CAP_SYS_ADMIN stands in for both on every kernel.
+  // Bit numbers from linux/capability.h. The kernel's bpf_capable() and perfmon_capable() also
+  // accept CAP_SYS_ADMIN.
   constexpr int kSysAdmin = 21, kPerfmon = 38, kBpf = 39;
   auto held = [&](int bit) { return (effective >> bit & 1) || (effective >> kSysAdmin & 1); };
   std::string missing;
