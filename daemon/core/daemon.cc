@@ -18,6 +18,35 @@
 namespace numapin {
 namespace {
 
+// Names the capabilities the monitor needs that this process lacks, such as
+// "CAP_BPF and CAP_PERFMON", or returns "" when it has them. libbpf reports a missing
+// CAP_BPF as a kernel without the BPF ring buffer, so the monitor's error alone misleads.
+std::string MissingMonitorCapabilities() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  uint64_t effective = 0;
+  while (std::getline(status, line)) {
+    if (line.rfind("CapEff:", 0) == 0) effective = std::stoull(line.substr(7), nullptr, 16);
+  }
+  // Bit numbers from linux/capability.h. The kernel's bpf_capable() and perfmon_capable() also
+  // accept CAP_SYS_ADMIN.
+  constexpr int kSysAdmin = 21, kPerfmon = 38, kBpf = 39;
+  auto held = [&](int bit) { return (effective >> bit & 1) || (effective >> kSysAdmin & 1); };
+  std::string missing;
+  if (!held(kBpf)) missing = "CAP_BPF";
+  if (!held(kPerfmon)) absl::StrAppend(&missing, missing.empty() ? "" : " and ", "CAP_PERFMON");
+  return missing;
+}
+
+// The monitor's start failure, led by the missing capabilities when there are any.
+std::string MonitorFailure(const absl::Status& status) {
+  const std::string missing = MissingMonitorCapabilities();
+  if (missing.empty()) return std::string(status.message());
+  return absl::StrCat("numapind lacks ", missing,
+                      " (add to the container's securityContext.capabilities); ",
+                      status.message());
+}
+
 absl::StatusOr<std::string> ReadMountInfo() {
   std::ifstream in("/proc/self/mountinfo");
   if (!in) return absl::InternalError("opening /proc/self/mountinfo failed");
@@ -181,9 +210,10 @@ absl::Status Daemon::InitMonitor(std::unique_ptr<SchedMonitor> monitor) {
     } else if (options_.monitor == Tristate::kOn) {
       return absl::FailedPreconditionError(
           absl::StrCat("--monitor=on but the eBPF scheduler monitor failed to start: ",
-                       started.status().message(), "; use --monitor=auto to run without it"));
+                       MonitorFailure(started.status()), "; use --monitor=auto to run without it"));
     } else {
-      log::Warning("Running without the eBPF scheduler monitor", {{"error", started.status()}});
+      log::Warning("Running without the eBPF scheduler monitor",
+                   {{"error", MonitorFailure(started.status())}});
     }
   }
   monitor_ = std::move(monitor);

@@ -139,7 +139,7 @@ test("privileges are a capability list, not privileged mode", () => {
   assert.notEqual(securityContext.privileged, true);
   assert.deepEqual(securityContext.capabilities.drop, ["ALL"]);
   const added = [...securityContext.capabilities.add].sort();
-  assert.deepEqual(added, ["BPF", "PERFMON", "SYS_RESOURCE"]);
+  assert.deepEqual(added, ["BPF", "PERFMON"]);
   assert.equal(securityContext.readOnlyRootFilesystem, true);
 
   const capabilitiesDoc = fs.readFileSync(path.join(kRoot, "deploy/CAPABILITIES.md"), "utf8");

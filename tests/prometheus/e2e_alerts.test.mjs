@@ -1,12 +1,13 @@
 // End-to-end test of the shipped alert rules against a real Prometheus and node-exporter.
 //
-// It starts numapind on a private cgroup tree with one Guaranteed container, node-exporter
-// reading numapind's textfile folder (textfile collector only), and Prometheus scraping both
-// every second with deploy/alerts/numapin.rules.yaml (evaluated every second, `for` durations
-// removed). It checks that numapin series arrive by both paths and that the textfile parses,
-// then causes a cpuset drift and an intrusion on the container's exclusive CPU and waits for
-// NumapinPinningDrift and NumapinForeignTasksOnExclusiveCpu to fire. Every process it starts is
-// stopped by its PID, and the cgroups it created are removed, also when a step fails.
+// It starts numapind with the eBPF monitor on a private kubepods tree under the v1 cpuset
+// hierarchy (a Guaranteed pod of 1 CPU and a Burstable pod, each with a real process),
+// node-exporter reading numapind's textfile folder (textfile collector only), and Prometheus
+// scraping both every second with deploy/alerts/numapin.rules.yaml (evaluated every second,
+// `for` durations removed). It checks that numapin series arrive by both paths and that the
+// textfile parses, then causes a cpuset drift and an intrusion on the exclusive CPU and waits
+// for NumapinPinningDrift and NumapinForeignTasksOnExclusiveCpu to fire. Every process it starts
+// is stopped by its PID, and the cgroups it created are removed, also when a step fails.
 //
 // Run as root: NUMAPIND=build/bin/numapind PROMETHEUS=prometheus
 //   NODE_EXPORTER=prometheus-node-exporter node --test tests/prometheus/e2e_alerts.test.mjs
@@ -27,16 +28,22 @@ const kNumapind = process.env.NUMAPIND || path.join(kRoot, "build/bin/numapind")
 const kPrometheus = process.env.PROMETHEUS || "prometheus";
 const kNodeExporter = process.env.NODE_EXPORTER || "prometheus-node-exporter";
 const kV1Cpuset = "/sys/fs/cgroup/cpuset";
-const kV2Root = "/sys/fs/cgroup/unified";
-const kWaitSeconds = 90;
+const kWaitSeconds = 30;
 
-// The Guaranteed container numapind pins: one exclusive CPU, CPU 0 left as the reserved CPU.
-const kPodUid = "6f2c1a9e-0d55-4c3e-9a51-2f6b7f0c0e01";
-const kContainerId = "e2e0000000000000000000000000000000000000000000000000000000000001";
+// The Guaranteed pod gets one exclusive CPU. The Burstable one runs in the shared pool, which
+// keeps CPU 0 as the reserved CPU.
+const kGuaranteed = {
+  uid: "6f2c1a9e-0d55-4c3e-9a51-2f6b7f0c0e01",
+  id: "e2e0000000000000000000000000000000000000000000000000000000000001",
+};
+const kBurstable = {
+  uid: "0b7d3e42-8a61-4f0c-b2d9-5c1e7a9f3d02",
+  id: "e2e0000000000000000000000000000000000000000000000000000000000002",
+};
 const kReservedCpus = "0";
 
-const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "numapin-e2e-"));
-const cgroupName = `numapin-e2e-${process.pid}`;
+const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "numapin-prom-"));
+const cgroupName = `numapin-prom-${process.pid}`;
 const createdCgroups = [];
 const children = [];
 const ports = {};
@@ -110,16 +117,14 @@ async function waitFor(description, probe) {
 
 // ---- private cgroup tree --------------------------------------------------------------------
 
-// Creates dir as a child cgroup. A v1 cpuset child starts with no CPUs or memory nodes, so it
-// gets its parent's, which numapind then narrows.
+// Creates dir as a v1 cpuset cgroup. A new cpuset starts with no CPUs or memory nodes and takes
+// no task until both are set, so it copies its parent's, as the kubelet and runtimes do.
 function makeCgroup(dir) {
   fs.mkdirSync(dir);
   createdCgroups.push(dir);
   const parent = path.dirname(dir);
-  if (fs.existsSync(path.join(dir, "cpuset.mems")) && dir.startsWith(kV1Cpuset)) {
-    for (const file of ["cpuset.cpus", "cpuset.mems"]) {
-      fs.writeFileSync(path.join(dir, file), fs.readFileSync(path.join(parent, file)));
-    }
+  for (const file of ["cpuset.cpus", "cpuset.mems"]) {
+    fs.writeFileSync(path.join(dir, file), fs.readFileSync(path.join(parent, file)));
   }
 }
 
@@ -133,85 +138,103 @@ function removeCgroups() {
   }
 }
 
-// TODO: the cgroup layout and the pod file are assumptions to align with numapind's cgroup layout
-// and dir: pod source. The layout is the cgroupfs driver's kubepods/pod<uid>/<container id>
-// under cpuset/ and unified/ of --cgroup-root, and the pod file a v1 Pod in JSON as the
-// kubelet's /pods lists it.
-function createWorkload() {
-  const hierarchies = { cpuset: path.join(kV1Cpuset, cgroupName) };
-  if (fs.existsSync(path.join(kV2Root, "cgroup.procs"))) {
-    hierarchies.unified = path.join(kV2Root, cgroupName);
-  }
-  const containerDirs = {};
-  for (const [name, base] of Object.entries(hierarchies)) {
-    let dir = base;
-    makeCgroup(dir);
-    for (const level of ["kubepods", `pod${kPodUid}`, kContainerId]) {
-      dir = path.join(dir, level);
-      makeCgroup(dir);
-    }
-    containerDirs[name] = dir;
-  }
+// Starts a process that joins the cgroup dir and then runs args (a sleep by default).
+function startInCgroup(name, dir, args = ["sleep", "100000"]) {
+  return startProcess(name, "sh", [
+    "-c", 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"', "_", dir, ...args,
+  ]);
+}
 
-  const podDir = path.join(workDir, "pods");
-  fs.mkdirSync(podDir);
-  const quantities = { cpu: "1", memory: "64Mi" };
-  const resources = { requests: quantities, limits: quantities };
-  const pod = {
+function podManifest(name, uid, qos, containerId) {
+  const resources =
+    qos === "Guaranteed"
+      ? { requests: { cpu: "1", memory: "64Mi" }, limits: { cpu: "1", memory: "64Mi" } }
+      : { requests: { cpu: "100m", memory: "32Mi" } };
+  return {
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { name: "pinned-0", namespace: "e2e", uid: kPodUid },
-    spec: { nodeName: "e2e", containers: [{ name: "app", image: "none", resources }] },
+    metadata: { name, namespace: "e2e", uid },
+    spec: { containers: [{ name: "app", image: "registry.k8s.io/pause:3.9", resources }] },
     status: {
       phase: "Running",
-      qosClass: "Guaranteed",
+      qosClass: qos,
       containerStatuses: [
         {
           name: "app",
-          containerID: `containerd://${kContainerId}`,
+          containerID: `containerd://${containerId}`,
           ready: true,
-          state: { running: {} },
+          started: true,
+          state: { running: { startedAt: "2026-01-01T00:00:00Z" } },
         },
       ],
     },
   };
-  fs.writeFileSync(path.join(podDir, "pinned-0.json"), JSON.stringify(pod, null, 2));
-  return { hierarchies, containerDirs, podDir };
+}
+
+// The cgroupfs driver's tree under a private root that is passed as --cgroup-root:
+// kubepods/pod<uid>/<id> for the Guaranteed pod and kubepods/burstable/pod<uid>/<id> for the
+// Burstable one, each with a sleeping process, plus the pods' manifests for --pod-source=dir:.
+function createWorkload() {
+  const root = path.join(kV1Cpuset, cgroupName);
+  for (const dir of ["", "kubepods", "kubepods/burstable", "kubepods/besteffort"]) {
+    makeCgroup(path.join(root, dir));
+  }
+  const containerDirs = {
+    guaranteed: path.join(root, "kubepods", `pod${kGuaranteed.uid}`, kGuaranteed.id),
+    burstable: path.join(root, "kubepods/burstable", `pod${kBurstable.uid}`, kBurstable.id),
+  };
+  for (const dir of Object.values(containerDirs)) {
+    makeCgroup(path.dirname(dir));
+    makeCgroup(dir);
+  }
+  // Host tasks of this test's own: the intruder runs here, outside kubepods.
+  const hostDir = path.join(root, "host");
+  makeCgroup(hostDir);
+  startInCgroup("guaranteed", containerDirs.guaranteed);
+  startInCgroup("burstable", containerDirs.burstable);
+
+  const podDir = path.join(workDir, "pods");
+  fs.mkdirSync(podDir);
+  const pods = [
+    podManifest("pinned-0", kGuaranteed.uid, "Guaranteed", kGuaranteed.id),
+    podManifest("shared-0", kBurstable.uid, "Burstable", kBurstable.id),
+  ];
+  for (const pod of pods) {
+    // Written aside and renamed, so that the pod source never reads half a file.
+    const file = path.join(podDir, `${pod.metadata.name}.json`);
+    fs.writeFileSync(`${path.dirname(file)}/.${path.basename(file)}`, JSON.stringify(pod));
+    fs.renameSync(`${path.dirname(file)}/.${path.basename(file)}`, file);
+  }
+  return { root, containerDirs, hostDir, podDir };
 }
 
 // ---- numapind, node-exporter, Prometheus ----------------------------------------------------
 
-// Runs numapind in its own mount namespace, where --cgroup-root's cpuset/ and unified/ are bind
-// mounts of the private trees, so that they look to numapind like whole hierarchies.
+// The daemons run on the reserved CPUs, so that their own run time does not count as foreign
+// tasks on the exclusive CPU.
+function startPinned(name, command, args) {
+  return startProcess(name, "taskset", ["-c", kReservedCpus, command, ...args]);
+}
+
 function startNumapind(workload) {
-  const cgroupRoot = path.join(workDir, "cgroup");
-  const mountCommands = [];
-  for (const [name, source] of Object.entries(workload.hierarchies)) {
-    fs.mkdirSync(path.join(cgroupRoot, name), { recursive: true });
-    mountCommands.push(`mount --bind '${source}' '${path.join(cgroupRoot, name)}'`);
-  }
   for (const dir of ["state", "textfile"]) fs.mkdirSync(path.join(workDir, dir));
-  const numapindArgs = [
+  return startPinned("numapind", kNumapind, [
     "--mode=allocate",
     `--pod-source=dir:${workload.podDir}`,
-    `--cgroup-root=${cgroupRoot}`,
+    `--cgroup-root=${workload.root}`,
     "--topology=host",
     `--reserved-cpus=${kReservedCpus}`,
     `--state-dir=${path.join(workDir, "state")}`,
-    `--cpu-manager-state=${path.join(workDir, "cpu_manager_state")}`,
     `--metrics-address=127.0.0.1:${ports.numapind}`,
     `--textfile-dir=${path.join(workDir, "textfile")}`,
     "--node-name=e2e",
-    "--readback-interval=1s",
-  ];
-  const script = `${mountCommands.join(" && ")} && exec "$0" "$@"`;
-  return startProcess("numapind", "unshare", [
-    "--mount", "--propagation", "private", "--", "sh", "-c", script, kNumapind, ...numapindArgs,
+    "--readback-interval=200ms",
+    "--monitor=on",
   ]);
 }
 
 function startNodeExporter() {
-  startProcess("node-exporter", kNodeExporter, [
+  startPinned("node-exporter", kNodeExporter, [
     `--web.listen-address=127.0.0.1:${ports.nodeExporter}`,
     "--collector.disable-defaults",
     "--collector.textfile",
@@ -243,7 +266,7 @@ function startPrometheus() {
   };
   const configPath = path.join(workDir, "prometheus.json");
   fs.writeFileSync(configPath, JSON.stringify(config));
-  startProcess("prometheus", kPrometheus, [
+  startPinned("prometheus", kPrometheus, [
     `--config.file=${configPath}`,
     `--storage.tsdb.path=${path.join(workDir, "prometheus-data")}`,
     `--web.listen-address=127.0.0.1:${ports.prometheus}`,
@@ -320,37 +343,64 @@ function readCpus(dir) {
   return fs.readFileSync(path.join(dir, "cpuset.cpus"), "utf8").trim();
 }
 
-test("container is pinned and healthy before any fault", async () => {
-  // Pinned means numapind narrowed the container's cpuset below its parent's CPUs.
-  const parentCpus = readCpus(path.join(kV1Cpuset, cgroupName));
-  await waitFor("numapind to pin the container", async () => {
-    const cpus = readCpus(workload.containerDirs.cpuset);
-    return cpus !== "" && cpus !== parentCpus;
+// The scheduler's run time of a task in seconds (the first field of /proc/PID/schedstat), the
+// same clock the monitor sums.
+function runSeconds(pid) {
+  return Number(fs.readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]) / 1e9;
+}
+
+async function firing(alertname) {
+  return (await firingAlerts()).some((alert) => alert.labels.alertname === alertname);
+}
+
+let exclusiveCpu;
+
+test("pods are pinned before any fault", async () => {
+  const rootCpus = readCpus(workload.root);
+  exclusiveCpu = await waitFor("numapind to pin the Guaranteed container", async () => {
+    const cpus = readCpus(workload.containerDirs.guaranteed);
+    return cpus !== rootCpus && /^\d+$/.test(cpus) ? cpus : null;
   });
-  await sleep(3000);
-  const names = (await firingAlerts()).map((alert) => alert.labels.alertname);
-  assert.ok(!names.includes("NumapinPinningDrift"), `firing before any drift: ${names}`);
+  assert.notEqual(exclusiveCpu, kReservedCpus, "the reserved CPU was made exclusive");
+  const shared = readCpus(workload.containerDirs.burstable);
   assert.ok(
-    !names.includes("NumapinForeignTasksOnExclusiveCpu"),
-    `firing before any intrusion: ${names}`,
+    !shared.split(/[,-]/).includes(exclusiveCpu),
+    `the shared pool ${shared} holds exclusive CPU ${exclusiveCpu}`,
   );
+  // Three rule evaluations on the pinned state.
+  await sleep(3000);
+  assert.ok(!(await firing("NumapinPinningDrift")), "NumapinPinningDrift fired before any drift");
 });
 
 test("cpuset drift fires NumapinPinningDrift", async () => {
-  // Another writer widens the container's cpuset to every CPU; numapind re-pins it.
-  const parentCpus = readCpus(path.join(kV1Cpuset, cgroupName));
-  fs.writeFileSync(path.join(workload.containerDirs.cpuset, "cpuset.cpus"), parentCpus);
-  await waitFor("NumapinPinningDrift to fire", async () =>
-    (await firingAlerts()).some((alert) => alert.labels.alertname === "NumapinPinningDrift"));
+  // Another writer moves the exclusive container to the reserved CPU, and numapind re-pins it.
+  fs.writeFileSync(path.join(workload.containerDirs.guaranteed, "cpuset.cpus"), kReservedCpus);
+  await waitFor("the exclusive cpuset to be restored", async () =>
+    readCpus(workload.containerDirs.guaranteed) === exclusiveCpu);
+  await waitFor("NumapinPinningDrift to fire", () => firing("NumapinPinningDrift"));
+  const drift = await query('max(numapin_drift_detected_total{kind="cpuset"})');
+  assert.ok(Number(drift[0].value[1]) >= 1, "cpuset drift was not counted");
 });
 
 test("intrusion fires NumapinForeignTasksOnExclusiveCpu", async () => {
-  // A host task pinned with taskset to the container's exclusive CPU; it stays in this test's
-  // own cgroup, so no task is moved between cgroups.
-  const exclusiveCpu = readCpus(workload.containerDirs.cpuset);
-  startProcess("intruder", "taskset", ["-c", exclusiveCpu, "sh", "-c", "while :; do :; done"]);
-  await waitFor("NumapinForeignTasksOnExclusiveCpu to fire", async () =>
-    (await firingAlerts()).some(
-      (alert) => alert.labels.alertname === "NumapinForeignTasksOnExclusiveCpu",
-    ));
+  // Other host tasks may run on the exclusive CPU too, so the test checks that the intruder's
+  // own run time is counted, not only that the alert fires.
+  const selector = `job="numapin",category="host",cpu="${exclusiveCpu}"`;
+  const foreign = `max(numapin_cpu_foreign_run_seconds_total{${selector}})`;
+  const [before] = await query(foreign);
+  assert.ok(before, `no foreign run series for CPU ${exclusiveCpu}`);
+  const intruder = startInCgroup("intruder", workload.hostDir, [
+    "taskset", "-c", exclusiveCpu, "sh", "-c", "while :; do :; done",
+  ]);
+  // On a busy machine the intruder gets only a share of the CPU, so the wait is for run time.
+  const intruderSeconds = await waitFor("the intruder to run 0.5 s", async () => {
+    const seconds = runSeconds(intruder.pid);
+    return seconds >= 0.5 ? seconds : null;
+  });
+  await waitFor(`the intruder's ${intruderSeconds} s in ${foreign}`, async () => {
+    const [now] = await query(foreign);
+    return Number(now.value[1]) - Number(before.value[1]) >= 0.9 * intruderSeconds;
+  });
+  await waitFor("NumapinForeignTasksOnExclusiveCpu to fire", () =>
+    firing("NumapinForeignTasksOnExclusiveCpu"));
 });
