@@ -284,8 +284,8 @@ static __always_inline __u64 task_runtime(struct task_struct* task, bool btf) {
 }
 
 /* Accounts a `prev` whose switch-in this CPU did not see: the first switch after attach, and
- * the one after a task whose switch-out fired no sched_switch (seen for a sandbox thread on
- * Linux 6.18 in a Firecracker guest, by bpftrace too). The fair class sets
+ * the one after a task whose switch-out fired no sched_switch (seen for one user thread on
+ * Linux 6.18.44-fc, by a bpftrace tracepoint probe too). The fair class sets
  * se.prev_sum_exec_runtime when it picks a task, which gives the slice. NOTE: for other
  * classes the slice is lost and only counted in unattributed_switches. */
 static __always_inline void account_unseen(struct numapin_cpu_data* data,

@@ -54,7 +54,7 @@ absl::StatusOr<CpuSet> ReadSysfsOnlineCpus() {
   std::ifstream file(kPath);
   if (!file) {
     return absl::UnavailableError(absl::StrCat(
-        "cannot read ", kPath, "; is /sys mounted? Use --topology=xml:PATH otherwise"));
+        "failed to read ", kPath, "; is /sys mounted? Otherwise use --topology=xml:PATH"));
   }
   std::stringstream text;
   text << file.rdbuf();
@@ -160,7 +160,7 @@ absl::StatusOr<Topology> LoadTopology(const std::string& source) {
     std::string path = source.substr(4);
     if (hwloc_topology_set_xml(raw, path.c_str()) != 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat("cannot read hwloc XML topology \"", path,
+          absl::StrCat("failed to read hwloc XML topology \"", path,
                        "\"; expected a file written by `lstopo --of xml`"));
     }
   } else if (absl::StartsWith(source, "synthetic:")) {

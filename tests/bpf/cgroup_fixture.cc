@@ -168,7 +168,7 @@ void ChildProcess::Stop() {
   release_fd_ = -1;
   if (pid_ <= 0) return;
   kill(pid_, SIGKILL);
-  // The kernel sums utime and stime to exactly se.sum_exec_runtime, exit path included.
+  // utime and stime add up to se.sum_exec_runtime (in microseconds), exit path included.
   rusage usage{};
   if (wait4(pid_, nullptr, 0, &usage) == pid_) {
     auto to_ns = [](const timeval& tv) {

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -21,7 +22,9 @@ using numapin::testing::ChildProcess;
 using numapin::testing::FindCgroupHierarchies;
 using numapin::testing::TestCgroup;
 
-constexpr auto kPhase = std::chrono::milliseconds(600);
+// Run time that a phase gives its busy child. A phase ends after kMaxPhase in any case.
+constexpr uint64_t kPhaseRunNs = 500'000'000;
+constexpr auto kMaxPhase = std::chrono::seconds(5);
 // Other load on the machine may take much of a CPU, so a phase only needs some run time. The
 // counters are compared with the run time that the kernel charged to the process.
 constexpr uint64_t kMinRunNs = 50'000'000;
@@ -29,6 +32,16 @@ constexpr uint64_t kMinRunNs = 50'000'000;
 // Share of a process's run time that must be in the expected counter. The rest covers the
 // slice during which the process was being moved.
 uint64_t MostOf(uint64_t run_time_ns) { return run_time_ns * 9 / 10; }
+
+// Waits until `child` has run `run_ns` more, or kMaxPhase has passed. On a busy machine a fixed
+// sleep may give the child almost no CPU time.
+void RunFor(const ChildProcess& child, uint64_t run_ns) {
+  uint64_t start = child.RunTimeNs();
+  auto deadline = std::chrono::steady_clock::now() + kMaxPhase;
+  while (child.RunTimeNs() - start < run_ns && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
 
 std::string Name(CgroupMode mode) { return mode == CgroupMode::kV2 ? "V2" : "V1Cpuset"; }
 std::string Name(AttachType type) { return type == AttachType::kTpBtf ? "TpBtf" : "RawTp"; }
@@ -94,7 +107,7 @@ TEST_P(MonitorTest, AllowedTimeOnAssignedCpu) {
   ASSERT_TRUE(monitor_->TrackCgroup(cgroup->id(), 0, {0}, {0}).ok());
   auto child = StartBusy(cgroup.get(), 0);
   ASSERT_NE(child, nullptr);
-  std::this_thread::sleep_for(kPhase);
+  RunFor(*child, kPhaseRunNs);
   child->Stop();
 
   SlotTotals totals = Slot(0);
@@ -115,7 +128,7 @@ TEST_P(MonitorTest, MoveToRemoteCpuIsViolation) {
   ASSERT_TRUE(monitor_->TrackCgroup(cgroup->id(), 0, {0}, {0}).ok());
   auto child = StartBusy(cgroup.get(), 0);
   ASSERT_NE(child, nullptr);
-  std::this_thread::sleep_for(kPhase);
+  RunFor(*child, kPhaseRunNs);
   SlotTotals before = Slot(0);
   uint64_t run_before = child->RunTimeNs();
 
@@ -124,7 +137,7 @@ TEST_P(MonitorTest, MoveToRemoteCpuIsViolation) {
   } else {
     ASSERT_TRUE(child->PinTo(1).ok());
   }
-  std::this_thread::sleep_for(kPhase);
+  RunFor(*child, kPhaseRunNs);
   child->Stop();
   SlotTotals after = Slot(0);
   uint64_t run = child->RunTimeNs() - run_before;
@@ -159,7 +172,7 @@ TEST_P(MonitorTest, ForeignHostTimeOnExclusiveCpu) {
   ASSERT_TRUE(monitor_->SetCpu(1, 1, 0).ok());
   auto host = StartBusy(nullptr, 1);
   ASSERT_NE(host, nullptr);
-  std::this_thread::sleep_for(kPhase);
+  RunFor(*host, kPhaseRunNs);
   host->Stop();
 
   auto snapshot = monitor_->ReadCounters();
@@ -180,7 +193,7 @@ TEST_P(MonitorTest, ForeignContainerTimeOnExclusiveCpu) {
   ASSERT_TRUE(monitor_->SetCpu(1, 1, 0).ok());
   auto child = StartBusy(intruder.get(), 1);
   ASSERT_NE(child, nullptr);
-  std::this_thread::sleep_for(kPhase);
+  RunFor(*child, kPhaseRunNs);
   child->Stop();
 
   auto snapshot = monitor_->ReadCounters();
@@ -203,8 +216,8 @@ TEST_P(MonitorTest, RealtimeTaskTimeCounted) {
   ASSERT_TRUE(child->MakeRealtime().ok());
   ASSERT_TRUE(child->Release().ok());
   // Each task that preempts the child and whose switch-out is not traced costs the child's
-  // next slice (2 ms), so a longer phase keeps that loss small against the run time.
-  std::this_thread::sleep_for(3 * kPhase);
+  // next slice (up to 2 ms), so a longer phase keeps that loss small against the run time.
+  RunFor(*child, 3 * kPhaseRunNs);
   child->Stop();
 
   uint64_t run = child->RunTimeNs();
@@ -225,7 +238,7 @@ TEST_P(MonitorTest, DescendantCgroupCountsForContainer) {
   ASSERT_TRUE(monitor_->TrackCgroup(container->id(), 2, {0}, {0}).ok());
   auto child = StartBusy(leaf->get(), 0);
   ASSERT_NE(child, nullptr);
-  std::this_thread::sleep_for(kPhase);
+  RunFor(*child, kPhaseRunNs);
   child->Stop();
 
   ASSERT_GT(child->RunTimeNs(), kMinRunNs) << "the busy child hardly ran";
@@ -238,10 +251,10 @@ TEST_P(MonitorTest, UntrackedCgroupStopsCounting) {
   ASSERT_TRUE(monitor_->TrackCgroup(cgroup->id(), 0, {0}, {0}).ok());
   auto child = StartBusy(cgroup.get(), 0);
   ASSERT_NE(child, nullptr);
-  std::this_thread::sleep_for(kPhase);
+  RunFor(*child, kPhaseRunNs);
   ASSERT_TRUE(monitor_->UntrackCgroup(cgroup->id()).ok());
   SlotTotals at_untrack = Slot(0);
-  std::this_thread::sleep_for(kPhase);
+  RunFor(*child, kPhaseRunNs);
   child->Stop();
   SlotTotals later = Slot(0);
 
