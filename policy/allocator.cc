@@ -107,6 +107,7 @@ absl::StatusOr<Assignment> NodeAllocator::AllocateContainer(const PodRequest& re
     cpu_request.strict = strict;
     cpu_request.whole_cores = whole_cores;
     cpu_request.spare_unshared = options_.spare_unshared_cores;
+    cpu_request.keep_holes = options_.keep_node_holes;
     cpu_request.spill =
         !strict && (options_.spill_on_shortage || rest > pool_.LargestNodeCapacity(whole_cores));
     absl::StatusOr<CpuSet> chosen = pool_.Choose(cpu_request);

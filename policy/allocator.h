@@ -36,6 +36,11 @@ struct AllocatorOptions {
   // or more that shares no core yet. When nothing else is free, the container runs in the shared
   // pool. The sibling stays in the shared pool, or goes to a 1-CPU container as a last resort.
   bool spare_unshared_cores = true;
+  // Among the NUMA nodes with room at equal cost, prefer the one where the request takes the
+  // fewest CPUs out of a hole of half a node (half the largest node's CPUs), then the best fit.
+  // It helps when no request exceeds half a node. Off by default because it breaks up wholly free
+  // nodes, so requests larger than half a node are rejected more often.
+  bool keep_node_holes = false;
 };
 
 // Exclusive CPUs of one container.

@@ -94,8 +94,8 @@ absl::Status CpuPool::Shortage(const CpuRequest& request, const Fit& fit) const 
 
 // Returns the preferred node when it has room. Otherwise, unless the policy is strict with a
 // preferred node, returns the node with room that costs least (no container starts to share a
-// core, no fresh core is split), then the best fit (fewest CPUs left, keeping large holes
-// elsewhere), then the lowest id.
+// core, no fresh core is split). Ties go to the node that loses the fewest CPUs of a hole of half
+// a node (with keep_holes), then to the best fit (fewest CPUs left), then to the lowest id.
 std::optional<int> CpuPool::ChooseNode(const CpuRequest& request, const Fit& fit) const {
   const int count = request.count;
   if (request.preferred_node) {
@@ -107,14 +107,16 @@ std::optional<int> CpuPool::ChooseNode(const CpuRequest& request, const Fit& fit
     if (request.strict) return std::nullopt;
   }
 
+  const int hole = request.keep_holes ? LargestNodeCapacity(fit.whole_cores) / 2 : 0;
   std::optional<int> best;
-  std::tuple<int, int, int, int> best_key;
+  std::tuple<int, int, int, int, int> best_key;
   for (size_t i = 0; i < node_ids_.size(); ++i) {
     const NodeTally& tally = node_tallies_[i];
     int room = Room(tally, fit);
     if (room < count) continue;
     Cost cost = EstimateCost(tally, count, fit);
-    std::tuple<int, int, int, int> key{cost.sharing, cost.splits, room - count, node_ids_[i]};
+    std::tuple<int, int, int, int, int> key{cost.sharing, cost.splits, HoleLoss(room, count, hole),
+                                            room - count, node_ids_[i]};
     if (!best || key < best_key) {
       best = static_cast<int>(i);
       best_key = key;
@@ -185,6 +187,14 @@ absl::StatusOr<std::vector<int>> CpuPool::ChooseSpill(const CpuRequest& request,
     }
   }
   return best;
+}
+
+// Returns 0 when the node's room stays at `hole` or more, so that it can still take any request
+// up to that size. Otherwise returns the CPUs of the hole that the request uses up. A small
+// request thus goes to a node with CPUs to spare, or else to a node already too full for a
+// large request.
+int CpuPool::HoleLoss(int room, int count, int hole) {
+  return std::min(room, hole) - std::min(room - count, hole);
 }
 
 CpuSet CpuPool::PickOnNode(int position, int count, const Fit& fit) const {

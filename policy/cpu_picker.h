@@ -21,6 +21,8 @@ struct CpuRequest {
   // A request of 2 CPUs or more takes no free SMT sibling of a container of 2 CPUs or more that
   // shares no core yet.
   bool spare_unshared = false;
+  // Among nodes of equal cost, prefer the one whose room below half a node shrinks least.
+  bool keep_holes = false;
   // Whether the request may be spread over several NUMA nodes when no single node has room.
   bool spill = false;
 };
@@ -111,6 +113,8 @@ class CpuPool {
   };
 
   Cost EstimateCost(const NodeTally& tally, int count, const Fit& fit) const;
+  // CPUs that taking `count` of a node's `room` removes from a hole of `hole` CPUs.
+  static int HoleLoss(int room, int count, int hole);
   int Room(const NodeTally& tally, const Fit& fit) const;
 
   std::optional<int> ChooseNode(const CpuRequest& request, const Fit& fit) const;

@@ -21,6 +21,7 @@ struct ChurnCase {
   const char* fixture;
   bool strict_cpu_reservation;
   bool full_pcpus_only;
+  bool keep_node_holes = false;
 };
 
 class AllocatorChurnTest : public ::testing::TestWithParam<ChurnCase> {
@@ -30,6 +31,7 @@ class AllocatorChurnTest : public ::testing::TestWithParam<ChurnCase> {
     options.reserved_cpus = topology.SiblingsOf(topology.assignable_cpus().First());
     options.strict_cpu_reservation = GetParam().strict_cpu_reservation;
     options.full_pcpus_only = GetParam().full_pcpus_only;
+    options.keep_node_holes = GetParam().keep_node_holes;
     return options;
   }
 };
@@ -128,7 +130,9 @@ INSTANTIATE_TEST_SUITE_P(Topologies, AllocatorChurnTest,
                                                      false},
                                            ChurnCase{"32em64t-2n8c2t-pci-noio.xml", true, false},
                                            ChurnCase{"8intel64-4n2t-memattrs.xml", false, false},
-                                           ChurnCase{"96em64t-4n4d3ca2co-pci.xml", false, false}),
+                                           ChurnCase{"96em64t-4n4d3ca2co-pci.xml", false, false},
+                                           ChurnCase{"24em64t-2n6c2t-pci.xml", false, false, true},
+                                           ChurnCase{"192em64t-24n8c2t.xml", false, true, true}),
                          [](const ::testing::TestParamInfo<ChurnCase>& info) {
                            std::string name = info.param.fixture;
                            name = name.substr(0, name.find('.'));
@@ -137,6 +141,7 @@ INSTANTIATE_TEST_SUITE_P(Topologies, AllocatorChurnTest,
                            }
                            if (info.param.strict_cpu_reservation) name += "_strict";
                            if (info.param.full_pcpus_only) name += "_fullpcpus";
+                           if (info.param.keep_node_holes) name += "_holes";
                            return name;
                          });
 

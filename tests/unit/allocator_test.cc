@@ -131,17 +131,6 @@ TEST(AllocatorNuma, PreferredNodeWinsOverBestFit) {
   EXPECT_EQ(decision.assignment.numa_nodes.ToString(), "1");
 }
 
-TEST(AllocatorNuma, BestFitLeavesTheLargestHole) {
-  Topology topology = BuildTopology(2, 4, 2);
-  NodeAllocator allocator = MustCreate(topology);
-  AddOne(allocator, OneContainer("filler", 4, /*preferred_node=*/1));
-
-  // Node 1 has 4 free CPUs and node 0 has 8: node 1 is the tighter fit.
-  ContainerDecision decision = AddOne(allocator, OneContainer("a", 2));
-
-  EXPECT_EQ(decision.assignment.numa_nodes.ToString(), "1");
-}
-
 TEST(AllocatorNuma, TieGoesToTheLowestNodeId) {
   Topology topology = BuildTopology(3, 2, 2);
   NodeAllocator allocator = MustCreate(topology);

@@ -171,6 +171,55 @@ TEST(SimulateCommand, SpillOnShortageFlag) {
   EXPECT_EQ(Cpus(spills.lines[2]).Size(), 6);
 }
 
+// An add event line for pod `name` with one container of `cpus` CPUs, on NUMA node `node` when
+// it is set.
+std::string AddLine(const std::string& name, int cpus, int node = -1) {
+  json pod = json::parse(R"({"metadata":{},"spec":{"containers":[{"name":"c","resources":{}}]}})");
+  pod["metadata"]["name"] = name;
+  if (node >= 0) pod["metadata"]["annotations"]["PreferredNUMANodeId"] = std::to_string(node);
+  pod["spec"]["containers"][0]["resources"]["limits"] = {{"cpu", std::to_string(cpus)},
+                                                         {"memory", "1Gi"}};
+  return json{{"op", "add"}, {"pod", pod}}.dump() + "\n";
+}
+
+// Node 0 has the even CPUs, siblings 12 apart. A 9-CPU container there leaves free CPU 20 (its
+// sibling) and the fresh core 10,22. An 11-CPU container leaves only CPU 23 of node 1, so that
+// the shared pool keeps a CPU. A 3-CPU container then fits only by taking CPU 20.
+TEST(SimulateCommand, SpareUnsharedCoresFlag) {
+  std::string path = ::testing::TempDir() + "simulate-spare-" + std::to_string(getpid()) + ".jsonl";
+  std::ofstream(path) << AddLine("a", 9, 0) << AddLine("b", 11, 1) << AddLine("c", 3);
+
+  RunResult spares = RunNumapinctl("simulate " + kInterleaved + " " + path);
+  RunResult shares =
+      RunNumapinctl("simulate " + kInterleaved + " --spare-unshared-cores=false " + path);
+  std::remove(path.c_str());
+  ASSERT_EQ(spares.exit_status, 0) << spares.stderr_text;
+  ASSERT_EQ(shares.exit_status, 0) << shares.stderr_text;
+  ASSERT_EQ(spares.lines.size(), 3u);
+  ASSERT_EQ(shares.lines.size(), 3u);
+  EXPECT_EQ(spares.lines[2]["exclusive"], false) << spares.lines[2].dump();
+  EXPECT_THAT(spares.lines[2]["error"].get<std::string>(), HasSubstr("spared as SMT siblings"));
+  EXPECT_EQ(shares.lines[2]["exclusive"], true) << shares.lines[2].dump();
+  EXPECT_EQ(Cpus(shares.lines[2]).ToString(), "10,20,22");
+}
+
+// With node 1 down to 4 free CPUs, best fit puts a 2-CPU container there. With
+// --keep-node-holes it goes to node 0, which keeps more than half a node (6 CPUs) free.
+TEST(SimulateCommand, KeepNodeHolesFlag) {
+  std::string path = ::testing::TempDir() + "simulate-holes-" + std::to_string(getpid()) + ".jsonl";
+  std::ofstream(path) << AddLine("a", 8, 1) << AddLine("b", 2);
+
+  RunResult keeps = RunNumapinctl("simulate " + kInterleaved + " --keep-node-holes " + path);
+  RunResult fits = RunNumapinctl("simulate " + kInterleaved + " " + path);
+  std::remove(path.c_str());
+  ASSERT_EQ(keeps.exit_status, 0) << keeps.stderr_text;
+  ASSERT_EQ(fits.exit_status, 0) << fits.stderr_text;
+  ASSERT_EQ(keeps.lines.size(), 2u);
+  ASSERT_EQ(fits.lines.size(), 2u);
+  EXPECT_EQ(keeps.lines[1]["numa_nodes"], json::array({0})) << keeps.lines[1].dump();
+  EXPECT_EQ(fits.lines[1]["numa_nodes"], json::array({1})) << fits.lines[1].dump();
+}
+
 TEST(SimulateCommand, MalformedLineFailsExitStatus) {
   std::string path = ::testing::TempDir() + "simulate-bad-" + std::to_string(getpid()) + ".jsonl";
   std::ofstream(path)

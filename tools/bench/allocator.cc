@@ -3,10 +3,10 @@
 // live, and prints percentiles of the time per AddRequest call, then a JSON line.
 //
 //   bench-allocator [--topology=xml:PATH] [--reserved-cpus=LIST] [--seed=N] [--decisions=N]
-//                   [--spill-on-shortage]
+//                   [--spill-on-shortage] [--keep-node-holes]
 //
 // --spill-on-shortage spreads requests over several NUMA nodes whenever no node has room, which
-// times the spill search as well.
+// times the spill search as well. --keep-node-holes sets AllocatorOptions::keep_node_holes.
 #include "policy/allocator.h"
 
 #include <algorithm>
@@ -39,6 +39,7 @@ struct Flags {
   unsigned seed = 1;
   int decisions = 1000;
   bool spill_on_shortage = false;
+  bool keep_node_holes = false;
 };
 
 // Returns false, after printing why, on an unknown argument.
@@ -55,6 +56,8 @@ bool ParseFlags(int argc, char** argv, Flags& flags) {
       flags.decisions = std::stoi(arg.substr(12));
     } else if (arg == "--spill-on-shortage") {
       flags.spill_on_shortage = true;
+    } else if (arg == "--keep-node-holes") {
+      flags.keep_node_holes = true;
     } else {
       std::fprintf(stderr, "bench-allocator: unknown argument %s\n", arg.c_str());
       return false;
@@ -121,6 +124,7 @@ int Run(int argc, char** argv) {
   AllocatorOptions options;
   options.reserved_cpus = *reserved;
   options.spill_on_shortage = flags.spill_on_shortage;
+  options.keep_node_holes = flags.keep_node_holes;
   absl::StatusOr<NodeAllocator> allocator = NodeAllocator::Create(*topology, options);
   if (!allocator.ok()) {
     std::fprintf(stderr, "bench-allocator: %s\n",

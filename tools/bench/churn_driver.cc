@@ -4,7 +4,7 @@
 // does not expose.
 //
 //   bench-churn-driver --topology=xml:PATH [--reserved-cpus=LIST] [--spill-on-shortage]
-//   [--share-unshared-cores] EVENTS
+//   [--share-unshared-cores] [--keep-node-holes] EVENTS
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -87,13 +87,15 @@ int Run(int argc, char** argv) {
       options.spill_on_shortage = true;
     } else if (arg == "--share-unshared-cores") {
       options.spare_unshared_cores = false;
+    } else if (arg == "--keep-node-holes") {
+      options.keep_node_holes = true;
     } else {
       events_path = arg;
     }
   }
   if (source.empty() || events_path.empty()) {
     std::cerr << "usage: bench-churn-driver --topology=xml:PATH [--reserved-cpus=LIST] "
-                 "[--spill-on-shortage] [--share-unshared-cores] EVENTS\n";
+                 "[--spill-on-shortage] [--share-unshared-cores] [--keep-node-holes] EVENTS\n";
     return 2;
   }
   absl::StatusOr<Topology> topology = LoadTopology(source);

@@ -185,10 +185,13 @@ int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::os
        "spread a preferred-policy container over several NUMA nodes when no one node has room now"},
       {"spare-unshared-cores", true, "true",
        "keep containers of 2+ CPUs off the free SMT siblings of other such containers"},
+      {"keep-node-holes", true, "",
+       "among equal-cost NUMA nodes, prefer the one that keeps a hole of half a node"},
   };
   const std::string usage =
       "numapinctl simulate [--topology=SOURCE] [--reserved-cpus=LIST] [--full-pcpus-only] "
       "[--strict-cpu-reservation] [--spill-on-shortage] [--spare-unshared-cores=false] "
+      "[--keep-node-holes] "
       "[EVENTS.jsonl|-]";
   absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, specs);
   if (!parsed.ok()) {
@@ -221,6 +224,7 @@ int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::os
   options.strict_cpu_reservation = parsed->GetBool("strict-cpu-reservation");
   options.spill_on_shortage = parsed->GetBool("spill-on-shortage");
   options.spare_unshared_cores = parsed->GetBool("spare-unshared-cores");
+  options.keep_node_holes = parsed->GetBool("keep-node-holes");
   absl::StatusOr<NodeAllocator> allocator = NodeAllocator::Create(*topology, options);
   if (!allocator.ok()) {
     err << "numapinctl simulate: " << allocator.status().message() << "\n";

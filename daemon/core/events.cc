@@ -1,0 +1,126 @@
+// The event loop's handlers: pod source reads, cgroup directory events, the read-back tick,
+// SIGHUP and changes of the kubelet's cpu_manager_state.
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "daemon/core/daemon.h"
+
+namespace numapin {
+
+void Daemon::OnPodSource() {
+  std::vector<absl::Status> pod_errors;
+  absl::StatusOr<std::optional<std::vector<Pod>>> pods = source_->Read(&pod_errors);
+  for (const absl::Status& error : pod_errors) {
+    ++pod_source_errors_[source_->name()];
+    uint64_t suppressed = 0;
+    if (log_limiter_.Allow(absl::StrCat("pod/", error.message()), absl::Now(), &suppressed)) {
+      log::Error("Dropped a malformed pod", {{"source", source_->name()},
+                                             {"error", error},
+                                             {"suppressed", suppressed}});
+    }
+  }
+  if (!pods.ok()) {
+    ++pod_source_errors_[source_->name()];
+    uint64_t suppressed = 0;
+    if (log_limiter_.Allow("pod-source", absl::Now(), &suppressed)) {
+      log::Error("Reading pods failed; keeping the last good list",
+                 {{"source", source_->name()}, {"error", pods.status()},
+                  {"suppressed", suppressed}});
+    }
+    Publish();
+    return;
+  }
+  if (pods->has_value()) OnPods(std::move(**pods));
+}
+
+void Daemon::OnCgroupEvents() {
+  const absl::Time now = absl::Now();
+  CgroupWatcher::Events events = watcher_->Drain();
+  if (events.overflow) {
+    log::Warning("Cgroup watch queue overflowed; rescanning", {{"root", layout_.cpuset_root}});
+  }
+  bool unknown = false;
+  for (const std::string& dir : events.removed) unnamed_cgroups_.erase(dir);
+  for (const std::string& dir : events.created) {
+    size_t slash = dir.rfind('/');
+    std::string parent = dir.substr(0, slash);
+    std::optional<std::string> parent_uid = PodUidFromDirName(parent.substr(parent.rfind('/') + 1));
+    if (!parent_uid.has_value()) {
+      if (PodUidFromDirName(dir.substr(slash + 1)).has_value()) unknown = true;
+      continue;
+    }
+    bool known = false;
+    for (auto& [key, container] : containers_) {
+      if (key.pod_uid != *parent_uid || container.container_id.empty()) continue;
+      for (const std::string& name : ContainerCgroupCandidates(
+               layout_, ContainerId{container.runtime, container.container_id})) {
+        if (dir == parent + "/" + name) {
+          container.cgroup_seen = now;
+          known = true;
+        }
+      }
+    }
+    if (!known) {
+      unknown = true;
+      if (unnamed_cgroups_.size() < kMaxUnnamedCgroups) unnamed_cgroups_.emplace(dir, now);
+      if (pods_.count(*parent_uid)) reconciler_->PinUnknown(dir, SharedPool());
+    }
+  }
+  if (unknown) source_->RequestRefresh();
+  if (events.overflow || !events.created.empty()) {
+    LocateAll();
+    ReconcileAll(Trigger::kChange);
+    if (events.overflow) ScanForUnknownCgroups();
+    Publish();
+  }
+}
+
+void Daemon::OnTimer() {
+  if (first_sync_done_) {
+    LocateAll();
+    ReconcileAll(Trigger::kReadback);
+  }
+  ReadMonitorCounters();
+  LogTopIntruders();
+  Publish();
+}
+
+void Daemon::OnReload() {
+  log::Info("Reloading on SIGHUP: re-reading pods, rescanning cgroups", {});
+  watcher_->Rescan();
+  unknown_cgroups_logged_.clear();
+  if (options_.mode == DaemonMode::kObserve) ReadCpuManagerState();
+  source_->RequestRefresh();
+  if (first_sync_done_) {
+    RefreshDesired();
+    LocateAll();
+    ReconcileAll(Trigger::kChange);
+    ScanForUnknownCgroups();
+  }
+  Publish();
+}
+
+void Daemon::OnCpuManagerStateChange() {
+  alignas(struct inotify_event) char buffer[4096];
+  bool relevant = false;
+  const std::string base = options_.cpu_manager_state.substr(
+      options_.cpu_manager_state.rfind('/') + 1);
+  ssize_t n;
+  while ((n = read(state_watch_fd_, buffer, sizeof(buffer))) > 0) {
+    for (char* at = buffer; at < buffer + n;) {
+      auto* event = reinterpret_cast<struct inotify_event*>(at);
+      at += sizeof(struct inotify_event) + event->len;
+      if (event->len > 0 && base == event->name) relevant = true;
+    }
+  }
+  if (!relevant) return;
+  ReadCpuManagerState();
+  if (first_sync_done_) {
+    RefreshDesired();
+    ReconcileAll(Trigger::kChange);
+  }
+  Publish();
+}
+
+}  // namespace numapin
