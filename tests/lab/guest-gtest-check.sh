@@ -23,13 +23,16 @@ if [ $# -eq 0 ]; then
 fi
 
 out=/tmp/gtest-check.$$
-trap 'rm -f "$out" "$out.list"' EXIT
+trap 'rm -f "$out" "$out.list" "$out.status"' EXIT
 
 # --gtest_list_tests prints "Suite." lines, each followed by "  Test  # params" lines.
 "$@" --gtest_list_tests | awk '/^[^ ].*\.$/ { suite = $1 } /^  / { print suite $1 }' >"$out.list"
-"$@" >"$out" 2>&1
-status=$?
-cat "$out"
+# The output goes to the console as it comes, so that a run which hangs shows the test it hung in.
+{
+  "$@" 2>&1
+  echo $? >"$out.status"
+} | tee "$out"
+status=$(cat "$out.status")
 
 # Prints the reason a test must be skipped for, or nothing when it must pass.
 skip_reason() {
