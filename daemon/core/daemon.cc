@@ -43,8 +43,7 @@ std::string MonitorFailure(const absl::Status& status) {
   const std::string missing = MissingMonitorCapabilities();
   if (missing.empty()) return std::string(status.message());
   return absl::StrCat("numapind lacks ", missing,
-                      " (add to the container's securityContext.capabilities); ",
-                      status.message());
+                      " (add to the container's securityContext.capabilities); ", status.message());
 }
 
 absl::StatusOr<std::string> ReadMountInfo() {
@@ -123,6 +122,15 @@ absl::Status Daemon::Init(std::unique_ptr<SchedMonitor> monitor) {
     allocator_.emplace(*std::move(allocator));
   }
 
+  if (options_.mode == DaemonMode::kAllocate) {
+    // Without a writable checkpoint a restart would lose every assignment.
+    absl::Status writable = checkpoint_.CheckWritable();
+    if (!writable.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          writable.message(), "; set --state-dir to a writable directory (the DaemonSet mounts ",
+          "/var/lib/numapin)"));
+    }
+  }
   absl::Status status = InitCgroups();
   if (!status.ok()) return status;
   if (options_.mode == DaemonMode::kAllocate) InitCheckpoint();

@@ -1,9 +1,9 @@
 // The event loop's handlers: pod source reads, cgroup directory events, the read-back tick,
 // SIGHUP and changes of the kubelet's cpu_manager_state.
 #include <sys/inotify.h>
+#include <unistd.h>
 
 #include <algorithm>
-#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "daemon/core/daemon.h"

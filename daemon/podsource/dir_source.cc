@@ -158,11 +158,11 @@ absl::StatusOr<std::vector<Pod>> DirPodSource::ReadAll(std::vector<absl::Status>
     if (!pod.ok()) {
       auto kept = last_good_.find(path.string());
       if (pod_errors != nullptr) {
-        pod_errors->push_back(absl::InvalidArgumentError(absl::StrCat(
-            "pod manifest ", path.string(),
-            kept != last_good_.end() ? " is invalid; keeping its last valid version: "
-                                     : " left out: ",
-            pod.status().message())));
+        pod_errors->push_back(absl::InvalidArgumentError(
+            absl::StrCat("pod manifest ", path.string(),
+                         kept != last_good_.end() ? " is invalid; keeping its last valid version: "
+                                                  : " left out: ",
+                         pod.status().message())));
       }
       if (kept == last_good_.end()) continue;
       pod = kept->second;

@@ -152,6 +152,18 @@ absl::StatusOr<CheckpointData> CheckpointStore::Load() const {
   return data;
 }
 
+absl::Status CheckpointStore::CheckWritable() const {
+  if (mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
+    return ErrnoError("creating state directory", dir_);
+  }
+  const std::string probe = absl::StrCat(dir_, "/.write-probe-", getpid());
+  int fd = open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoError("creating a file in state directory", dir_);
+  close(fd);
+  unlink(probe.c_str());
+  return absl::OkStatus();
+}
+
 absl::Status CheckpointStore::Save(const CheckpointData& data) const {
   if (mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
     return ErrnoError("creating state directory", dir_);

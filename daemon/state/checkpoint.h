@@ -45,6 +45,10 @@ class CheckpointStore {
   // the old one and fsyncs the directory. Creates the directory when missing.
   absl::Status Save(const CheckpointData& data) const;
 
+  // Creates the directory when missing and writes and removes a probe file in it, so that a
+  // state directory that cannot hold a checkpoint fails start-up instead of every later save.
+  absl::Status CheckWritable() const;
+
   // Renames a bad file to checkpoint.pb.corrupt-<unix seconds> and returns the new path, so
   // that it stays for forensics and the next start does not trip over it.
   absl::StatusOr<std::string> MoveAside(absl::Time now) const;

@@ -69,6 +69,17 @@ TEST_F(CheckpointTest, SaveThenLoadRoundTrips) {
   EXPECT_EQ(loaded->assignable_cpus.ToString(), "0-3");
 }
 
+TEST_F(CheckpointTest, CheckWritableRejectsFileAsDirectory) {
+  const std::string file = dir_ + "/plain-file";
+  std::ofstream(file) << "x";
+  absl::Status status = CheckpointStore(file).CheckWritable();
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find(file), std::string::npos) << status;
+  EXPECT_TRUE(CheckpointStore(dir_ + "/new").CheckWritable().ok());
+  EXPECT_TRUE(std::filesystem::is_directory(dir_ + "/new"));
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/new")) << "the probe file was left behind";
+}
+
 TEST_F(CheckpointTest, SaveLeavesNoTemporaryFile) {
   CheckpointStore store(dir_);
   ASSERT_TRUE(store.Save(Sample()).ok());
