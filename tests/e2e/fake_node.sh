@@ -11,6 +11,32 @@ FN_DRIVER=${FN_DRIVER:-cgroupfs}
 # exists.
 FN_CPU_MOUNT=${FN_CPU_MOUNT:-/sys/fs/cgroup/cpu}
 
+# Test helpers shared by the scripts that source this file. check NAME COMMAND... runs COMMAND,
+# prints PASS or FAIL and counts failures in the caller's `failures`.
+check() {
+  local name=$1
+  shift
+  if "$@"; then
+    echo "PASS: $name"
+  else
+    echo "FAIL: $name"
+    failures=$((failures + 1))
+  fi
+}
+
+# wait_for SECONDS COMMAND...: polls every 100 ms until COMMAND succeeds.
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    ((SECONDS >= deadline)) && return 1
+    sleep 0.1
+  done
+}
+
+equals() { [[ "$($1 "${@:2:$#-2}")" == "${!#}" ]]; }
+cpus_of() { tr -d '\n' <"$1/cpuset.cpus"; }
+
 # fake_node_init NAME: makes $FN_CPUSET_MOUNT/NAME with the kubepods and QoS cgroups of the
 # driver, and the manifest and state directories.
 fake_node_init() {

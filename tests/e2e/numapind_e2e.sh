@@ -23,29 +23,6 @@ fi
 failures=0
 daemon_pid=""
 
-check() {
-  local name=$1
-  shift
-  if "$@"; then
-    echo "PASS: $name"
-  else
-    echo "FAIL: $name"
-    failures=$((failures + 1))
-  fi
-}
-
-# wait_for SECONDS COMMAND...: polls every 100 ms until COMMAND succeeds.
-wait_for() {
-  local deadline=$((SECONDS + $1)) 
-  shift
-  until "$@"; do
-    ((SECONDS >= deadline)) && return 1
-    sleep 0.1
-  done
-}
-
-equals() { [[ "$($1 "${@:2:$#-2}")" == "${!#}" ]]; }
-cpus_of() { tr -d '\n' < "$1/cpuset.cpus"; }
 allowed_of() { fake_node_allowed "$1"; }
 # dump KEY...: a value of the daemon's --dump-state-file JSON, e.g. `dump drift_detected cpuset`.
 dump() {

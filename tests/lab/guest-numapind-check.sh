@@ -28,28 +28,6 @@ failures=0
 daemon_pid=""
 metrics_url=http://127.0.0.1:9460/metrics
 
-check() {
-  local name=$1
-  shift
-  if "$@"; then
-    echo "PASS: $name"
-  else
-    echo "FAIL: $name"
-    failures=$((failures + 1))
-  fi
-}
-
-# wait_for SECONDS COMMAND...: polls every 100 ms until COMMAND succeeds.
-wait_for() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    ((SECONDS >= deadline)) && return 1
-    sleep 0.1
-  done
-}
-
-cpus_of() { tr -d '\n' <"$1/cpuset.cpus"; }
 mems_of() { tr -d '\n' <"$1/cpuset.mems"; }
 has_cpus() { [[ $(cpus_of "$1") == "$2" ]]; }
 has_mems() { [[ $(mems_of "$1") == "$2" ]]; }
