@@ -38,7 +38,7 @@ struct ContainerState {
   CpuSet mems;        // Desired cpuset.mems; empty when mems are not managed.
   CpuSet numa_nodes;  // Nodes of the exclusive CPUs.
   bool pin_conflict = false;
-  std::string error;  // Why it is not exclusive, when it asked to be.
+  std::string error;  // The reason it is not exclusive, when it requested exclusive CPUs.
   ContainerCounters counters;
 };
 

@@ -26,8 +26,8 @@ struct ContainerRequest {
   bool init = false;
   bool sidecar = false;
   int exclusive_cpus = 0;  // 0: the container runs in the shared pool.
-  // Why a container of a Guaranteed pod does not get exclusive CPUs (a request of "1.5", say).
-  // OK when it never asked, such as every container of a Burstable pod.
+  // The reason a container of a Guaranteed pod does not get exclusive CPUs (a request of "1.5").
+  // OK when it never requested them, as every container of a Burstable pod.
   absl::Status error;
 };
 

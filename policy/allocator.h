@@ -58,7 +58,7 @@ struct ContainerDecision {
   bool init = false;
   bool exclusive = false;
   Assignment assignment;  // Set when exclusive.
-  // Why the container is not exclusive (OK for a container that never asked, such as the
+  // The reason the container is not exclusive (OK for a container that never requested it, as the
   // containers of a Burstable pod), or a warning such as a garbage annotation the pod fell back
   // from. Names the pod, the field, the value and what was expected.
   absl::Status error;
