@@ -1,8 +1,10 @@
 // Captures libbpf's log and maps load failures to statuses that name the cause and the fix.
 #include "bpf/load_error.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdarg>
@@ -72,13 +74,21 @@ absl::Status CheckKernelSupport() {
                      ", which the scheduler monitor needs for CO-RE; boot a kernel built with "
                      "CONFIG_DEBUG_INFO_BTF=y"));
   }
-  int ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr);
-  if (ringbuf == -EPERM) return LoadFailure(ringbuf, "probe the BPF ring buffer", "");
-  if (ringbuf == 0) {
+  // Created by hand rather than with libbpf_probe_bpf_map_type, which reads a refusal for want
+  // of capabilities (EPERM) as "not supported" and would send the operator to upgrade the kernel.
+  int ringbuf = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "numapin_probe", 0, 0,
+                               static_cast<__u32>(sysconf(_SC_PAGESIZE)), nullptr);
+  if (ringbuf >= 0) {
+    close(ringbuf);
+  } else if (errno == EPERM) {
+    return LoadFailure(EPERM, "create a BPF ring buffer", "");
+  } else if (errno == EINVAL) {
     return absl::FailedPreconditionError(absl::StrCat(
         "kernel ", KernelRelease(),
         " lacks the BPF ring buffer that the scheduler monitor needs; upgrade to Linux 5.8 or "
         "later"));
+  } else {
+    return LoadFailure(errno, "create a BPF ring buffer", "");
   }
   return absl::OkStatus();
 }
@@ -88,7 +98,8 @@ absl::Status LoadFailure(int error, absl::string_view step, const std::string& l
   std::string what = absl::StrCat("scheduler monitor: failed to ", step, ": ", strerror(code));
   if (code == EPERM) {
     return absl::PermissionDeniedError(absl::StrCat(
-        what, " (EPERM); run as root or grant CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE"));
+        what, " (EPERM); run as root or grant CAP_BPF and CAP_PERFMON, and on a kernel "
+                 "before 5.11 (this one is ", KernelRelease(), ") also CAP_SYS_RESOURCE"));
   }
   if (code == EACCES || code == EINVAL) {
     return absl::InvalidArgumentError(absl::StrCat(
