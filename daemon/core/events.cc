@@ -24,7 +24,11 @@ void Daemon::OnPodSource() {
   if (!pods.ok()) {
     ++pod_source_errors_[source_->name()];
     uint64_t suppressed = 0;
-    if (log_limiter_.Allow("pod-source", absl::Now(), &suppressed)) {
+    // Keyed by the kind of failure, so that a source that goes from failing to answering
+    // garbage (or to rejecting the token) is logged at once.
+    const std::string key =
+        absl::StrCat("pod-source/", absl::StatusCodeToString(pods.status().code()));
+    if (log_limiter_.Allow(key, absl::Now(), &suppressed)) {
       log::Error(
           "Reading pods failed; keeping the last good list",
           {{"source", source_->name()}, {"error", pods.status()}, {"suppressed", suppressed}});

@@ -9,6 +9,10 @@ request, steers it:
      "stall_seconds": 30,
      "pods": [{"namespace": "default", "name": "web", "cpu": "2", "memory": "1Gi"}, ...]}
 
+A pod may also give "uid" and "container_id" (64 hex digits), so that it names a container cgroup
+a test made (otherwise both are derived from the namespace and name), and "preferred_numa_node",
+served as the PreferredNUMANodeId annotation.
+
 "fail" returns 500, "forbidden" 403 (a token without RBAC), "stall" sleeps before responding, "garbage" sends a body that is not JSON.
 Without "pods" it serves two pods: a Guaranteed one with 2 CPUs and a BestEffort one.
 
@@ -36,6 +40,11 @@ def pod_object(spec):
     namespace, name = spec["namespace"], spec["name"]
     digest = hashlib.sha256(f"{namespace}/{name}".encode()).hexdigest()
     uid = f"{digest[0:8]}-{digest[8:12]}-4{digest[13:16]}-8{digest[17:20]}-{digest[20:32]}"
+    uid = spec.get("uid", uid)
+    container_id = spec.get("container_id", digest)
+    annotations = {"kubernetes.io/config.source": "api"}
+    if spec.get("preferred_numa_node") is not None:
+        annotations["PreferredNUMANodeId"] = str(spec["preferred_numa_node"])
     resources = {}
     if spec.get("cpu"):
         quantities = {"cpu": spec["cpu"], "memory": spec.get("memory") or "256Mi"}
@@ -51,7 +60,7 @@ def pod_object(spec):
             "resourceVersion": "4711",
             "creationTimestamp": "2026-12-04T10:00:00Z",
             "labels": {"app": name},
-            "annotations": {"kubernetes.io/config.source": "api"},
+            "annotations": annotations,
         },
         "spec": {
             "nodeName": "worker-1",
@@ -70,7 +79,7 @@ def pod_object(spec):
                 "ready": True,
                 "restartCount": 0,
                 "image": "registry.example/app:1.0",
-                "containerID": f"containerd://{digest}",
+                "containerID": f"containerd://{container_id}",
                 "state": {"running": {"startedAt": "2026-12-04T10:00:05Z"}},
             }],
         },
