@@ -25,6 +25,7 @@
 #include "daemon/snapshot.h"
 #include "daemon/state/checkpoint.h"
 #include "daemon/state/cpu_manager_state.h"
+#include "daemon/state/recovery.h"
 #include "policy/allocator.h"
 #include "policy/topology.h"
 
@@ -68,7 +69,9 @@ class Daemon {
 
   // Pods and assignments (pods.cc).
   void RestoreAtStart(const std::map<std::string, Pod>& live);
-  std::vector<AssignmentRecord> RebuildFromCgroups(const std::map<std::string, Pod>& live);
+  std::vector<LiveContainer> ObserveLiveCgroups(const std::map<std::string, Pod>& live);
+  void LogRebuilt(const RecoveryOutcome& outcome);
+  void LogRestored(const RecoveryOutcome& outcome);
   bool AddPod(const Pod& pod);
   bool RemovePod(const std::string& pod_uid);
   bool UpdateStatuses(const Pod& pod);

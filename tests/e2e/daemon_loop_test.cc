@@ -1,6 +1,7 @@
 // Daemon with a fake pod source and a fake scheduler monitor on real v1 cpuset cgroups (root).
 // Checks the cgroups and CPU owners the monitor receives, the repair of an outside-run event,
-// untracking when the pod goes away, and a checkpoint naming a CPU the topology lacks.
+// untracking when the pod goes away, and restart recovery: checkpoint records that are wrong
+// fall back to the live cpuset or hold it, and a rebuild adopts no shared-pool cpuset.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -120,23 +121,44 @@ std::string ReadFile(const std::string& path) {
 
 void WriteFile(const std::string& path, const std::string& value) { std::ofstream(path) << value; }
 
-Pod GuaranteedPod() {
+Pod GuaranteedPod(int64_t cpu_millis = 1000, const std::string& preferred_node = "1") {
   Pod pod;
   pod.uid = kUid;
   pod.namespace_name = "default";
   pod.name = "web";
   pod.phase = "Running";
-  pod.annotations[kPreferredNumaNodeAnnotation] = "1";
+  pod.annotations[kPreferredNumaNodeAnnotation] = preferred_node;
   ContainerSpec app;
   app.name = "app";
-  app.resources.cpu_request_millis = 1000;
-  app.resources.cpu_limit_millis = 1000;
+  app.resources.cpu_request_millis = cpu_millis;
+  app.resources.cpu_limit_millis = cpu_millis;
   app.resources.memory_request_bytes = 64 << 20;
   app.resources.memory_limit_bytes = 64 << 20;
   pod.containers.push_back(app);
   ContainerStatus status;
   status.name = "app";
   status.container_id = absl::StrCat("containerd://", kId);
+  status.running = true;
+  pod.statuses.push_back(status);
+  return pod;
+}
+
+constexpr char kBurstableUid[] = "5d6e7f80-1a2b-4c3d-9e8f-0a1b2c3d4e5f";
+constexpr char kBurstableId[] = "9a8b7c6d9a8b7c6d9a8b7c6d9a8b7c6d9a8b7c6d9a8b7c6d9a8b7c6d9a8b7c6d";
+
+Pod BurstablePod() {
+  Pod pod;
+  pod.uid = kBurstableUid;
+  pod.namespace_name = "default";
+  pod.name = "batch";
+  pod.phase = "Running";
+  ContainerSpec app;
+  app.name = "app";
+  app.resources.cpu_request_millis = 100;
+  pod.containers.push_back(app);
+  ContainerStatus status;
+  status.name = "app";
+  status.container_id = absl::StrCat("containerd://", kBurstableId);
   status.running = true;
   pod.statuses.push_back(status);
   return pod;
@@ -162,34 +184,71 @@ class DaemonLoopTest : public testing::Test {
     container_dir_ = absl::StrCat(root_, "/kubepods/pod", kUid, "/", kId);
     for (const std::string& dir :
          {root_, root_ + "/kubepods", root_ + "/kubepods/pod" + kUid, container_dir_}) {
-      ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << dir;
-      made_.push_back(dir);
-      const std::string parent = std::filesystem::path(dir).parent_path();
-      WriteFile(dir + "/cpuset.cpus", ReadFile(parent + "/cpuset.cpus"));
-      WriteFile(dir + "/cpuset.mems", ReadFile(parent + "/cpuset.mems"));
+      ASSERT_NO_FATAL_FAILURE(MakeCgroup(dir));
     }
     char pattern[] = "/tmp/numapin-daemon-test-XXXXXX";
     ASSERT_NE(mkdtemp(pattern), nullptr);
     state_dir_ = pattern;
   }
 
-  // Starts the loop on its own thread; the checkpoint, if a test wants one, is written first.
-  void StartDaemon() {
-    BlockDaemonSignals();
+  // Makes a cpuset cgroup with its parent's cpus and mems, removed again in TearDown.
+  void MakeCgroup(const std::string& dir) {
+    ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << dir;
+    made_.push_back(dir);
+    const std::string parent = std::filesystem::path(dir).parent_path();
+    WriteFile(dir + "/cpuset.cpus", ReadFile(parent + "/cpuset.cpus"));
+    WriteFile(dir + "/cpuset.mems", ReadFile(parent + "/cpuset.mems"));
+  }
+
+  DaemonOptions Options() const {
     DaemonOptions options;
     options.cgroup_root = root_;
     options.topology = "synthetic:numa:2 core:1 pu:1";
     options.state_dir = state_dir_;
     options.readback_interval = absl::Seconds(30);
+    return options;
+  }
+
+  // Starts the loop on its own thread; the checkpoint, if a test wants one, is written first.
+  void StartDaemon() {
+    BlockDaemonSignals();
     auto source = std::make_unique<FakePodSource>();
     auto monitor = std::make_unique<FakeMonitor>();
     source_ = source.get();
     monitor_ = monitor.get();
     absl::StatusOr<std::unique_ptr<Daemon>> daemon =
-        Daemon::Create(options, std::move(source), &box_, std::move(monitor));
+        Daemon::Create(Options(), std::move(source), &box_, std::move(monitor));
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = *std::move(daemon);
     loop_ = std::thread([this] { run_status_ = daemon_->Run(); });
+  }
+
+  // Writes a checkpoint with one record for the test pod's container "app".
+  void SaveCheckpoint(CpuSet cpus) {
+    CheckpointData data;
+    CheckpointEntry entry;
+    entry.record.pod_uid = kUid;
+    entry.record.pod_key = "default/web";
+    entry.record.container = "app";
+    entry.record.assignment = Assignment{cpus, CpuSet{0}, CpuSet{0}};
+    data.entries.push_back(entry);
+    ASSERT_TRUE(CheckpointStore(state_dir_).Save(data).ok());
+  }
+
+  // The CPUs of the checkpoint's only record, or "" when it has none or another count.
+  std::string CheckpointCpus() const {
+    absl::StatusOr<CheckpointData> saved = CheckpointStore(state_dir_).Load();
+    if (!saved.ok() || saved->entries.size() != 1) return "";
+    return saved->entries[0].record.assignment.cpus.ToString();
+  }
+
+  // The test pod's container "app" in the latest snapshot, if the snapshot has it.
+  std::optional<ContainerState> SnapshotApp() const {
+    std::shared_ptr<const DaemonSnapshot> snapshot = box_.Get();
+    for (const ContainerState& container : snapshot->containers) {
+      if (container.pod_uid == kUid && container.container == "app") return container;
+    }
+    return std::nullopt;
   }
 
   void TearDown() override {
@@ -312,6 +371,62 @@ TEST_F(DaemonLoopTest, CheckpointCpuThatNoLongerExistsIsReleased) {
     return saved.ok() && saved->entries.size() == 1 &&
            saved->entries[0].record.assignment.cpus.ToString() == "1";
   })) << "the checkpoint no longer holds CPU 7";
+}
+
+TEST_F(DaemonLoopTest, CheckpointCpuNotInTopologyKeepsLiveCpu) {
+  ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{7}));
+  WriteFile(container_dir_ + "/cpuset.cpus", "1");
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+
+  // A fresh assignment would follow the annotation to node 0 and move the container.
+  source_->SetPods({GuaranteedPod(1000, "0")});
+
+  EXPECT_TRUE(WaitFor([&] { return CheckpointCpus() == "1"; }))
+      << "the live cpuset replaces CPU 7; checkpoint has \"" << CheckpointCpus() << "\"";
+  ASSERT_TRUE(WaitFor([&] { return SnapshotApp().has_value() && SnapshotApp()->exclusive; }));
+  EXPECT_EQ(SnapshotApp()->cpus.ToString(), "1");
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1") << "the container was not moved";
+}
+
+TEST_F(DaemonLoopTest, WrongCheckpointRecordHoldsLiveCpu) {
+  ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{7}));
+  WriteFile(container_dir_ + "/cpuset.cpus", "1");
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+
+  // Two CPUs would empty the shared pool, so neither the record nor a fresh assignment can
+  // stand; the CPU the container runs on is held for it.
+  source_->SetPods({GuaranteedPod(2000, "1")});
+
+  EXPECT_TRUE(WaitFor([&] { return CheckpointCpus() == "1"; }))
+      << "CPU 1 is held; checkpoint has \"" << CheckpointCpus() << "\"";
+  ASSERT_TRUE(WaitFor([&] { return SnapshotApp().has_value() && SnapshotApp()->exclusive; }));
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1");
+  std::shared_ptr<const DaemonSnapshot> snapshot = box_.Get();
+  ASSERT_EQ(snapshot->cpus.size(), 2u);
+  EXPECT_EQ(snapshot->cpus[1].owner, CpuOwner::kExclusive) << "CPU 1 is out of the shared pool";
+}
+
+TEST_F(DaemonLoopTest, RebuildSkipsSharedPoolCpuset) {
+  WriteFile(state_dir_ + "/" + kCheckpointFileName, "not a checkpoint");
+  const std::string burstable = root_ + "/kubepods/burstable";
+  const std::string burstable_dir =
+      absl::StrCat(burstable, "/pod", kBurstableUid, "/", kBurstableId);
+  for (const std::string& dir :
+       {burstable, absl::StrCat(burstable, "/pod", kBurstableUid), burstable_dir}) {
+    ASSERT_NO_FATAL_FAILURE(MakeCgroup(dir));
+  }
+  // Both containers run in the shared pool CPU 0 that the earlier numapind left.
+  WriteFile(container_dir_ + "/cpuset.cpus", "0");
+  WriteFile(burstable_dir + "/cpuset.cpus", "0");
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+
+  source_->SetPods({GuaranteedPod(), BurstablePod()});
+
+  EXPECT_TRUE(WaitFor([&] { return CheckpointCpus() == "1"; }))
+      << "a fresh assignment on node 1, not the shared CPU 0; checkpoint has \"" << CheckpointCpus()
+      << "\"";
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }));
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(burstable_dir + "/cpuset.cpus") == "0"; }));
 }
 
 }  // namespace
