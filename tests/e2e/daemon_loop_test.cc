@@ -210,9 +210,12 @@ class DaemonLoopTest : public testing::Test {
   }
 
   // Starts the loop on its own thread; the checkpoint, if a test wants one, is written first.
-  void StartDaemon() {
+  // `pods` are listed from the first read on, so that the first pod sync, which restores the
+  // checkpoint, sees them.
+  void StartDaemon(std::vector<Pod> pods = {}) {
     BlockDaemonSignals();
     auto source = std::make_unique<FakePodSource>();
+    if (!pods.empty()) source->SetPods(std::move(pods));
     auto monitor = std::make_unique<FakeMonitor>();
     source_ = source.get();
     monitor_ = monitor.get();
@@ -376,10 +379,8 @@ TEST_F(DaemonLoopTest, CheckpointCpuThatNoLongerExistsIsReleased) {
 TEST_F(DaemonLoopTest, CheckpointCpuNotInTopologyKeepsLiveCpu) {
   ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{7}));
   WriteFile(container_dir_ + "/cpuset.cpus", "1");
-  ASSERT_NO_FATAL_FAILURE(StartDaemon());
-
   // A fresh assignment would follow the annotation to node 0 and move the container.
-  source_->SetPods({GuaranteedPod(1000, "0")});
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod(1000, "0")}));
 
   EXPECT_TRUE(WaitFor([&] { return CheckpointCpus() == "1"; }))
       << "the live cpuset replaces CPU 7; checkpoint has \"" << CheckpointCpus() << "\"";
@@ -391,11 +392,9 @@ TEST_F(DaemonLoopTest, CheckpointCpuNotInTopologyKeepsLiveCpu) {
 TEST_F(DaemonLoopTest, WrongCheckpointRecordHoldsLiveCpu) {
   ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{7}));
   WriteFile(container_dir_ + "/cpuset.cpus", "1");
-  ASSERT_NO_FATAL_FAILURE(StartDaemon());
-
   // Two CPUs would empty the shared pool, so neither the record nor a fresh assignment can
   // stand; the CPU the container runs on is held for it.
-  source_->SetPods({GuaranteedPod(2000, "1")});
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod(2000, "1")}));
 
   EXPECT_TRUE(WaitFor([&] { return CheckpointCpus() == "1"; }))
       << "CPU 1 is held; checkpoint has \"" << CheckpointCpus() << "\"";
@@ -418,9 +417,7 @@ TEST_F(DaemonLoopTest, RebuildSkipsSharedPoolCpuset) {
   // Both containers run in the shared pool CPU 0 that the earlier numapind left.
   WriteFile(container_dir_ + "/cpuset.cpus", "0");
   WriteFile(burstable_dir + "/cpuset.cpus", "0");
-  ASSERT_NO_FATAL_FAILURE(StartDaemon());
-
-  source_->SetPods({GuaranteedPod(), BurstablePod()});
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod(), BurstablePod()}));
 
   EXPECT_TRUE(WaitFor([&] { return CheckpointCpus() == "1"; }))
       << "a fresh assignment on node 1, not the shared CPU 0; checkpoint has \"" << CheckpointCpus()
