@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/core/daemon.h"
 #include "policy/admission.h"
@@ -22,6 +23,32 @@ const ContainerStatus* FindStatus(const Pod& pod, const std::string& name, bool 
     if (status.name == name && status.init == init) return &status;
   }
   return nullptr;
+}
+
+using ContainerIds = std::map<std::pair<std::string, bool>, std::string>;  // (name, init) -> id.
+
+// Admits the pod, but a container whose status reports a container id that fails validation
+// gets no exclusive CPUs: numapind cannot find its cgroup, so CPUs it could never pin there
+// would be lost to every other pod. `rejected` receives those containers and their ids.
+PodRequest AdmitWithValidIds(const Pod& pod, const Topology& topology, ContainerIds* rejected) {
+  ContainerIds invalid_ids;
+  for (const ContainerStatus& status : pod.statuses) {
+    if (status.container_id.empty() || ParseContainerId(status.container_id).ok()) continue;
+    invalid_ids[{status.name, status.init}] = status.container_id;
+  }
+  PodRequest request = Admit(pod, topology);
+  for (ContainerRequest& wanted : request.containers) {
+    auto invalid = invalid_ids.find({wanted.container, wanted.init});
+    if (invalid == invalid_ids.end() || wanted.exclusive_cpus == 0) continue;
+    wanted.exclusive_cpus = 0;
+    rejected->insert(*invalid);
+    wanted.error = absl::InvalidArgumentError(
+        absl::StrCat("pod ", pod.Key(), " container ", wanted.container, ": container id \"",
+                     absl::CEscape(invalid->second),
+                     "\" is invalid, so its cgroup cannot be found and it gets no exclusive "
+                     "CPUs; check the container runtime that reported it"));
+  }
+  return request;
 }
 
 }  // namespace
@@ -76,8 +103,11 @@ void Daemon::OnPods(std::vector<Pod> pods) {
 }
 
 bool Daemon::AddPod(const Pod& pod) {
+  ContainerIds rejected_ids;
   std::vector<ContainerDecision> decisions;
-  if (allocator_.has_value()) decisions = allocator_->AddPod(pod);
+  if (allocator_.has_value()) {
+    decisions = allocator_->AddRequest(AdmitWithValidIds(pod, topology_, &rejected_ids));
+  }
   const QosClass qos = ComputeQos(pod);
   bool any_exclusive = false;
   for (const std::vector<ContainerSpec>* specs : {&pod.init_containers, &pod.containers}) {
@@ -98,6 +128,14 @@ bool Daemon::AddPod(const Pod& pod) {
                                                 {"cpus", decision.assignment.cpus.ToString()},
                                                 {"numa", decision.assignment.numa_nodes.ToString()},
                                                 {"init", spec.init ? "true" : "false"}});
+        } else if (!decision.error.ok() && rejected_ids.count({spec.name, spec.init})) {
+          container.error = std::string(decision.error.message());
+          ++allocation_failures_["invalid_container_id"];
+          log::Error("Container has an invalid container id; it gets no exclusive CPUs",
+                     {{"pod", pod.Key()},
+                      {"container", spec.name},
+                      {"id", absl::CEscape(rejected_ids.at({spec.name, spec.init}))},
+                      {"error", decision.error}});
         } else if (!decision.error.ok()) {
           container.error = std::string(decision.error.message());
           ++allocation_failures_[FailureReason(decision.error)];

@@ -1,7 +1,8 @@
 // Daemon with a fake pod source and a fake scheduler monitor on real v1 cpuset cgroups (root).
 // Checks the cgroups and CPU owners the monitor receives, the repair of an outside-run event,
 // untracking when the pod goes away, and restart recovery: checkpoint records that are wrong
-// fall back to the live cpuset or hold it, and a rebuild adopts no shared-pool cpuset.
+// fall back to the live cpuset or hold it, and a rebuild adopts no shared-pool cpuset. A
+// container with an invalid id gets no CPUs.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -424,6 +425,23 @@ TEST_F(DaemonLoopTest, RebuildSkipsSharedPoolCpuset) {
       << "\"";
   EXPECT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }));
   EXPECT_TRUE(WaitFor([&] { return ReadFile(burstable_dir + "/cpuset.cpus") == "0"; }));
+}
+
+TEST_F(DaemonLoopTest, InvalidContainerIdGetsNoCpus) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  Pod pod = GuaranteedPod();
+  pod.statuses[0].container_id = "containerd://../../escape";
+
+  source_->SetPods({pod});
+
+  ASSERT_TRUE(WaitFor([&] { return SnapshotApp().has_value(); }));
+  std::optional<ContainerState> app = SnapshotApp();
+  EXPECT_FALSE(app->exclusive);
+  EXPECT_NE(app->error.find("container id \"containerd://../../escape\" is invalid"),
+            std::string::npos)
+      << app->error;
+  EXPECT_EQ(box_.Get()->cpus[1].owner, CpuOwner::kShared) << "CPU 1 is not held for it";
+  EXPECT_EQ(CheckpointCpus(), "") << "no assignment was recorded";
 }
 
 }  // namespace
