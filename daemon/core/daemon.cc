@@ -130,6 +130,9 @@ absl::Status Daemon::Init(std::unique_ptr<SchedMonitor> monitor) {
           writable.message(), "; set --state-dir to a writable directory (the DaemonSet mounts ",
           "/var/lib/numapin)"));
     }
+    absl::StatusOr<StateDirLock> lock = StateDirLock::Acquire(options_.state_dir);
+    if (!lock.ok()) return lock.status();
+    state_lock_.emplace(*std::move(lock));
   }
   absl::Status status = InitCgroups();
   if (!status.ok()) return status;

@@ -26,6 +26,7 @@
 #include "daemon/state/checkpoint.h"
 #include "daemon/state/cpu_manager_state.h"
 #include "daemon/state/recovery.h"
+#include "daemon/state/state_lock.h"
 #include "policy/allocator.h"
 #include "policy/topology.h"
 
@@ -108,6 +109,7 @@ class Daemon {
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<SchedMonitor> monitor_;
   CheckpointStore checkpoint_;
+  std::optional<StateDirLock> state_lock_;  // Allocate mode: held for the daemon's life.
 
   EnforcementStats stats_;
   ContainerTable containers_;

@@ -2,7 +2,7 @@
 // Checks the cgroups and CPU owners the monitor receives, the repair of an outside-run event,
 // untracking when the pod goes away, and restart recovery: checkpoint records that are wrong
 // fall back to the live cpuset or hold it, and a rebuild adopts no shared-pool cpuset. A
-// container with an invalid id gets no CPUs.
+// container with an invalid id gets no CPUs, and a second daemon on one --state-dir fails.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -442,6 +442,20 @@ TEST_F(DaemonLoopTest, InvalidContainerIdGetsNoCpus) {
       << app->error;
   EXPECT_EQ(box_.Get()->cpus[1].owner, CpuOwner::kShared) << "CPU 1 is not held for it";
   EXPECT_EQ(CheckpointCpus(), "") << "no assignment was recorded";
+}
+
+TEST_F(DaemonLoopTest, SecondDaemonOnStateDirFails) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  SnapshotBox other_box;
+
+  absl::StatusOr<std::unique_ptr<Daemon>> second = Daemon::Create(
+      Options(), std::make_unique<FakePodSource>(), &other_box, std::make_unique<FakeMonitor>());
+
+  ASSERT_FALSE(second.ok());
+  const std::string message(second.status().message());
+  EXPECT_NE(message.find(absl::StrCat("state directory ", state_dir_)), std::string::npos)
+      << message;
+  EXPECT_NE(message.find(absl::StrCat("PID ", getpid())), std::string::npos) << message;
 }
 
 }  // namespace
