@@ -63,6 +63,11 @@ class Daemon {
   void OnPodSource();
   void OnPods(std::vector<Pod> pods);
   void OnCgroupEvents();
+  bool OnCgroupCreated(const std::string& dir, absl::Time now,
+                       std::vector<ManagedContainer*>* touched);
+  bool OnContainerCgroupCreated(const std::string& dir, const std::string& pod_uid, absl::Time now,
+                                std::vector<ManagedContainer*>* touched);
+  void PinTouched(std::vector<ManagedContainer*> touched);
   void OnMonitorEvents();
   void OnTimer();
   void OnReload();
