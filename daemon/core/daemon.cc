@@ -323,6 +323,7 @@ absl::Status Daemon::Run() {
 }
 
 void Daemon::LocateAll() {
+  CheckKubepodsTree();
   for (auto& [key, container] : containers_) {
     if (!reconciler_->Locate(container)) continue;
     auto seen = unnamed_cgroups_.find(container.cgroup_dir);
@@ -331,6 +332,22 @@ void Daemon::LocateAll() {
     unnamed_cgroups_.erase(seen);
   }
   SyncMonitor();
+}
+
+// Logs once when the kubepods cgroup disappears and once when it is back. inotify dropped the
+// watches of the removed directories, so the tree is watched again when it returns.
+void Daemon::CheckKubepodsTree() {
+  const bool present = cpuset_files_->IsDirectory(layout_.kubepods);
+  if (present != kubepods_missing_) return;
+  kubepods_missing_ = !present;
+  const std::string path = absl::StrCat(layout_.cpuset_root, "/", layout_.kubepods);
+  if (!present) {
+    log::Error("Kubepods cgroup vanished; no container is pinned until it is back",
+               {{"cgroup", path}});
+    return;
+  }
+  log::Info("Kubepods cgroup is back; watching it again", {{"cgroup", path}});
+  watcher_->Rescan();
 }
 
 void Daemon::ReconcileAll(Trigger trigger) {

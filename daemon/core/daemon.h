@@ -90,6 +90,7 @@ class Daemon {
   void LocateAll();
   void ReconcileAll(Trigger trigger);
   void ScanForUnknownCgroups();
+  void CheckKubepodsTree();
   CpuSet ExclusiveCpus() const;
   CpuSet SharedPool() const;
 
@@ -121,6 +122,7 @@ class Daemon {
   std::map<std::string, Pod> pods_;  // Live pods by uid.
   std::set<std::string> init_finished_;
   std::set<std::string> unknown_cgroups_logged_;
+  bool kubepods_missing_ = false;  // Logged as vanished, not yet back.
   // Container cgroups inotify reported before the pod source named their container, with the
   // time they appeared, for the pin latency. Bounded by kMaxUnnamedCgroups.
   std::map<std::string, absl::Time> unnamed_cgroups_;

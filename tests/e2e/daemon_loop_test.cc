@@ -2,7 +2,8 @@
 // Checks the cgroups and CPU owners the monitor receives, the repair of an outside-run event,
 // untracking when the pod goes away, and restart recovery: checkpoint records that are wrong
 // fall back to the live cpuset or hold it, and a rebuild adopts no shared-pool cpuset. A
-// container with an invalid id gets no CPUs, and a second daemon on one --state-dir fails.
+// container with an invalid id gets no CPUs, a second daemon on one --state-dir fails, and a
+// vanished container cgroup or kubepods tree is logged once.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -17,6 +18,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "daemon/core/daemon.h"
+#include "spdlog/sinks/ringbuffer_sink.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
 
 namespace numapin {
 namespace {
@@ -190,6 +194,20 @@ class DaemonLoopTest : public testing::Test {
     char pattern[] = "/tmp/numapin-daemon-test-XXXXXX";
     ASSERT_NE(mkdtemp(pattern), nullptr);
     state_dir_ = pattern;
+
+    // The daemon's lines go to stdout as before and to a ring buffer that LogCount reads.
+    log_lines_ = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1024);
+    spdlog::sinks_init_list sinks = {log_lines_, std::make_shared<spdlog::sinks::stdout_sink_mt>()};
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sinks));
+  }
+
+  // How many logged lines carry `message`.
+  int LogCount(const std::string& message) const {
+    int count = 0;
+    for (const std::string& line : log_lines_->last_formatted()) {
+      if (line.find("\"" + message + "\"") != std::string::npos) ++count;
+    }
+    return count;
   }
 
   // Makes a cpuset cgroup with its parent's cpus and mems, removed again in TearDown.
@@ -206,7 +224,7 @@ class DaemonLoopTest : public testing::Test {
     options.cgroup_root = root_;
     options.topology = "synthetic:numa:2 core:1 pu:1";
     options.state_dir = state_dir_;
-    options.readback_interval = absl::Seconds(30);
+    options.readback_interval = readback_interval_;
     return options;
   }
 
@@ -276,6 +294,8 @@ class DaemonLoopTest : public testing::Test {
   std::string container_dir_;
   std::string state_dir_;
   std::vector<std::string> made_;
+  absl::Duration readback_interval_ = absl::Seconds(30);
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> log_lines_;
   SnapshotBox box_;
   FakePodSource* source_ = nullptr;
   FakeMonitor* monitor_ = nullptr;
@@ -394,7 +414,7 @@ TEST_F(DaemonLoopTest, WrongCheckpointRecordHoldsLiveCpu) {
   ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{7}));
   WriteFile(container_dir_ + "/cpuset.cpus", "1");
   // Two CPUs would empty the shared pool, so neither the record nor a fresh assignment can
-  // stand; the CPU the container runs on is held for it.
+  // stand. The CPU the container runs on is held for it.
   ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod(2000, "1")}));
 
   EXPECT_TRUE(WaitFor([&] { return CheckpointCpus() == "1"; }))
@@ -456,6 +476,44 @@ TEST_F(DaemonLoopTest, SecondDaemonOnStateDirFails) {
   EXPECT_NE(message.find(absl::StrCat("state directory ", state_dir_)), std::string::npos)
       << message;
   EXPECT_NE(message.find(absl::StrCat("PID ", getpid())), std::string::npos) << message;
+}
+
+TEST_F(DaemonLoopTest, VanishedContainerCgroupIsLoggedOnce) {
+  readback_interval_ = absl::Milliseconds(50);
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod()}));
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }));
+
+  ASSERT_EQ(rmdir(container_dir_.c_str()), 0) << container_dir_;
+
+  EXPECT_TRUE(WaitFor([&] { return LogCount("Container cgroup vanished") >= 1; }));
+  usleep(500000);  // About ten more read-back ticks, which must not log it again.
+  EXPECT_EQ(LogCount("Container cgroup vanished"), 1);
+  EXPECT_TRUE(
+      WaitFor([&] { return SnapshotApp().has_value() && SnapshotApp()->cgroup_path.empty(); }));
+}
+
+TEST_F(DaemonLoopTest, VanishedKubepodsIsLoggedOnce) {
+  readback_interval_ = absl::Milliseconds(50);
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod()}));
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }));
+
+  for (auto dir = made_.rbegin(); dir != made_.rend() - 1; ++dir) {
+    ASSERT_EQ(rmdir(dir->c_str()), 0) << *dir;
+  }
+
+  EXPECT_TRUE(WaitFor([&] {
+    return LogCount("Kubepods cgroup vanished; no container is pinned until it is back") >= 1;
+  }));
+  usleep(500000);
+  EXPECT_EQ(LogCount("Kubepods cgroup vanished; no container is pinned until it is back"), 1);
+
+  const std::vector<std::string> tree(made_.begin() + 1, made_.end());
+  made_.resize(1);
+  for (const std::string& dir : tree) ASSERT_NO_FATAL_FAILURE(MakeCgroup(dir));
+
+  EXPECT_TRUE(WaitFor([&] { return LogCount("Kubepods cgroup is back; watching it again") == 1; }));
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }))
+      << "the container is pinned again in the new tree";
 }
 
 }  // namespace
