@@ -32,6 +32,10 @@
 
 namespace numapin {
 
+// Container ids as the pod source reported them, by container name and whether it is an init
+// container.
+using ContainerIds = std::map<std::pair<std::string, bool>, std::string>;
+
 class Daemon {
  public:
   // Loads the topology, finds the cgroup layout, reads the checkpoint and starts the monitor
@@ -79,6 +83,9 @@ class Daemon {
   void LogRebuilt(const RecoveryOutcome& outcome);
   void LogRestored(const RecoveryOutcome& outcome);
   bool AddPod(const Pod& pod);
+  bool UpdatePod(const Pod& before, const Pod& after);
+  bool TrackContainers(const Pod& pod, const std::vector<ContainerDecision>& decisions,
+                       const ContainerIds& rejected_ids, bool only_new);
   bool RemovePod(const std::string& pod_uid);
   bool UpdateStatuses(const Pod& pod);
   bool MaybeFinishInit(const Pod& pod);

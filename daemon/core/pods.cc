@@ -6,7 +6,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "daemon/core/daemon.h"
+#include "daemon/core/pod_diff.h"
 #include "policy/admission.h"
 
 namespace numapin {
@@ -24,8 +26,6 @@ const ContainerStatus* FindStatus(const Pod& pod, const std::string& name, bool 
   }
   return nullptr;
 }
-
-using ContainerIds = std::map<std::pair<std::string, bool>, std::string>;  // (name, init) -> id.
 
 // Admits the pod, but a container whose status reports a container id that fails validation
 // gets no exclusive CPUs: numapind cannot find its cgroup, so CPUs it could never pin there
@@ -84,7 +84,12 @@ void Daemon::OnPods(std::vector<Pod> pods) {
   }
   for (const std::string& uid : gone) assignments_changed |= RemovePod(uid);
   for (const auto& [uid, pod] : live) {
-    if (!pods_.count(uid)) assignments_changed |= AddPod(pod);
+    auto known = pods_.find(uid);
+    if (known == pods_.end()) {
+      assignments_changed |= AddPod(pod);
+    } else {
+      assignments_changed |= UpdatePod(known->second, pod);
+    }
   }
   pods_ = std::move(live);
   for (const auto& [uid, pod] : pods_) {
@@ -108,10 +113,48 @@ bool Daemon::AddPod(const Pod& pod) {
   if (allocator_.has_value()) {
     decisions = allocator_->AddRequest(AdmitWithValidIds(pod, topology_, &rejected_ids));
   }
+  const bool any_exclusive = TrackContainers(pod, decisions, rejected_ids, false);
+  log::Info("Added pod",
+            {{"pod", pod.Key()}, {"uid", pod.uid}, {"qos", QosClassName(ComputeQos(pod))}});
+  return any_exclusive;
+}
+
+// The kubelet's static CPU manager picks exclusive CPUs and their NUMA node at admission, and
+// through Kubernetes 1.35 it rejects an in-place CPU resize of such a container (KEP-5554 plans
+// one as alpha in 1.36). numapin does the same, so an edited request or PreferredNUMANodeId moves
+// nothing: the container's memory already sits on its NUMA node, and CPUs moved to another node
+// would make every access remote. Containers that newly appear are
+// admitted and allocated as a new pod's would be. Removed ones keep their CPUs until the pod is
+// gone. Returns true when a new container got exclusive CPUs.
+bool Daemon::UpdatePod(const Pod& before, const Pod& after) {
+  PodSpecChange change = DiffPodSpecs(before, after);
+  if (change.Empty()) return false;
+  log::Info("Pod manifest changed; running containers keep their CPUs and NUMA nodes",
+            {{"pod", after.Key()},
+             {"added", absl::StrJoin(change.added, ",")},
+             {"removed", absl::StrJoin(change.removed, ",")},
+             {"resized", absl::StrJoin(change.resized, ",")},
+             {"annotations", absl::StrJoin(change.annotations, ",")},
+             {"fix", "delete and recreate the pod to apply new requests or NUMA annotations"}});
+  if (change.added.empty()) return false;
+
+  ContainerIds rejected_ids;
+  std::vector<ContainerDecision> decisions;
+  if (allocator_.has_value()) {
+    decisions = allocator_->AddContainers(AdmitWithValidIds(after, topology_, &rejected_ids));
+  }
+  return TrackContainers(after, decisions, rejected_ids, true);
+}
+
+// Creates the table entries of the pod's containers (with `only_new`, of those it has none for
+// yet) and logs each decision. Returns true when one of them got exclusive CPUs.
+bool Daemon::TrackContainers(const Pod& pod, const std::vector<ContainerDecision>& decisions,
+                             const ContainerIds& rejected_ids, bool only_new) {
   const QosClass qos = ComputeQos(pod);
   bool any_exclusive = false;
   for (const std::vector<ContainerSpec>* specs : {&pod.init_containers, &pod.containers}) {
     for (const ContainerSpec& spec : *specs) {
+      if (only_new && containers_.count({pod.uid, spec.name})) continue;
       ManagedContainer& container = containers_[{pod.uid, spec.name}];
       container.pod_uid = pod.uid;
       container.namespace_name = pod.namespace_name;
@@ -145,7 +188,6 @@ bool Daemon::AddPod(const Pod& pod) {
       }
     }
   }
-  log::Info("Added pod", {{"pod", pod.Key()}, {"uid", pod.uid}, {"qos", QosClassName(qos)}});
   return any_exclusive;
 }
 

@@ -3,7 +3,8 @@
 // untracking when the pod goes away, and restart recovery: checkpoint records that are wrong
 // fall back to the live cpuset or hold it, and a rebuild adopts no shared-pool cpuset. A
 // container with an invalid id gets no CPUs, a second daemon on one --state-dir fails, and a
-// vanished container cgroup or kubepods tree is logged once.
+// vanished container cgroup or kubepods tree is logged once. An edited manifest moves no
+// running container, and a container that newly appears in it is pinned.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -514,6 +515,54 @@ TEST_F(DaemonLoopTest, VanishedKubepodsIsLoggedOnce) {
   EXPECT_TRUE(WaitFor([&] { return LogCount("Kubepods cgroup is back; watching it again") == 1; }));
   EXPECT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }))
       << "the container is pinned again in the new tree";
+}
+
+TEST_F(DaemonLoopTest, EditedManifestMovesNothing) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod(1000, "1")}));
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }));
+  const std::string changed =
+      "Pod manifest changed; running containers keep their CPUs and NUMA nodes";
+
+  source_->SetPods({GuaranteedPod(2000, "0")});
+  ASSERT_TRUE(WaitFor([&] { return LogCount(changed) >= 1; }));
+  source_->SetPods({GuaranteedPod(2000, "0")});
+  source_->SetPods({GuaranteedPod(2000, "0")});
+  usleep(300000);
+
+  EXPECT_EQ(LogCount(changed), 1) << "logged once per change";
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1");
+  EXPECT_EQ(CheckpointCpus(), "1");
+  ASSERT_TRUE(SnapshotApp().has_value());
+  EXPECT_EQ(SnapshotApp()->cpus.ToString(), "1");
+}
+
+TEST_F(DaemonLoopTest, NewContainerInRunningPodIsPinned) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod()}));
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }));
+  const std::string logger_id(64, 'e');
+  const std::string logger_dir = absl::StrCat(root_, "/kubepods/pod", kUid, "/", logger_id);
+  ASSERT_NO_FATAL_FAILURE(MakeCgroup(logger_dir));
+
+  Pod pod = GuaranteedPod();
+  ContainerSpec logger = pod.containers[0];
+  logger.name = "logger";
+  pod.containers.push_back(logger);
+  ContainerStatus status = pod.statuses[0];
+  status.name = "logger";
+  status.container_id = "containerd://" + logger_id;
+  pod.statuses.push_back(status);
+  source_->SetPods({pod});
+
+  // CPU 0 is the shared pool's last CPU, so the new container runs there, with the reason.
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(logger_dir + "/cpuset.cpus") == "0"; }));
+  std::optional<ContainerState> state;
+  for (const ContainerState& container : box_.Get()->containers) {
+    if (container.container == "logger") state = container;
+  }
+  ASSERT_TRUE(state.has_value()) << "the new container is tracked";
+  EXPECT_FALSE(state->exclusive);
+  EXPECT_NE(state->error.find("shared pool"), std::string::npos) << state->error;
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1") << "app keeps its CPU";
 }
 
 }  // namespace
