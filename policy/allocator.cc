@@ -188,6 +188,31 @@ CpuSet NodeAllocator::FinishInit(const std::string& pod_uid) {
   return released;
 }
 
+CpuSet NodeAllocator::ReleaseContainer(const std::string& pod_uid, const std::string& container,
+                                       const absl::Status& reason) {
+  auto it = pods_.find(pod_uid);
+  if (it == pods_.end()) return CpuSet();
+  PodState& pod = it->second;
+  auto state = pod.containers.find(container);
+  if (state == pod.containers.end()) return CpuSet();
+  const CpuSet cpus = state->second.assignment.cpus;
+  pod.containers.erase(state);
+
+  CpuSet still_held;
+  for (const auto& [name, other] : pod.containers) still_held |= other.assignment.cpus;
+  const CpuSet released = cpus.Difference(still_held);
+  pod.reusable -= released;
+  pod.held -= released;
+  pool_.Release(released);
+  for (ContainerDecision& decision : pod.decisions) {
+    if (decision.container != container || !decision.exclusive) continue;
+    decision.exclusive = false;
+    decision.assignment = Assignment();
+    decision.error = reason;
+  }
+  return released;
+}
+
 CpuSet NodeAllocator::RemovePod(const std::string& pod_uid) {
   auto it = pods_.find(pod_uid);
   if (it == pods_.end()) return CpuSet();

@@ -97,6 +97,12 @@ class NodeAllocator {
   // shared pool. Returns those CPUs.
   CpuSet FinishInit(const std::string& pod_uid);
 
+  // Takes one container's exclusive CPUs away, for a container that numapind can never pin, and
+  // records `reason` in its decision. CPUs that the pod's other containers hold stay with the
+  // pod. Returns the CPUs released to the shared pool.
+  CpuSet ReleaseContainer(const std::string& pod_uid, const std::string& container,
+                          const absl::Status& reason);
+
   // Forgets a pod and returns the exclusive CPUs it held to the shared pool. Returns those CPUs.
   CpuSet RemovePod(const std::string& pod_uid);
 

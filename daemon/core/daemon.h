@@ -88,6 +88,7 @@ class Daemon {
                        const ContainerIds& rejected_ids, bool only_new);
   bool RemovePod(const std::string& pod_uid);
   bool UpdateStatuses(const Pod& pod);
+  bool ReleaseUnpinnable(const Pod& pod, ManagedContainer& container, const std::string& id);
   bool MaybeFinishInit(const Pod& pod);
   void RefreshDesired();
   void SaveCheckpoint();

@@ -27,6 +27,13 @@ const ContainerStatus* FindStatus(const Pod& pod, const std::string& name, bool 
   return nullptr;
 }
 
+absl::Status InvalidIdError(const Pod& pod, const std::string& container, const std::string& id) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "pod ", pod.Key(), " container ", container, ": container id \"", absl::CEscape(id),
+      "\" is invalid, so its cgroup cannot be found and it gets no exclusive CPUs; "
+      "check the container runtime that reported it"));
+}
+
 // Admits the pod, but a container whose status reports a container id that fails validation
 // gets no exclusive CPUs: numapind cannot find its cgroup, so CPUs it could never pin there
 // would be lost to every other pod. `rejected` receives those containers and their ids.
@@ -42,11 +49,7 @@ PodRequest AdmitWithValidIds(const Pod& pod, const Topology& topology, Container
     if (invalid == invalid_ids.end() || wanted.exclusive_cpus == 0) continue;
     wanted.exclusive_cpus = 0;
     rejected->insert(*invalid);
-    wanted.error = absl::InvalidArgumentError(
-        absl::StrCat("pod ", pod.Key(), " container ", wanted.container, ": container id \"",
-                     absl::CEscape(invalid->second),
-                     "\" is invalid, so its cgroup cannot be found and it gets no exclusive "
-                     "CPUs; check the container runtime that reported it"));
+    wanted.error = InvalidIdError(pod, wanted.container, invalid->second);
   }
   return request;
 }
@@ -230,6 +233,7 @@ bool Daemon::UpdateStatuses(const Pod& pod) {
         log::Error("Ignoring an invalid container id",
                    {{"pod", pod.Key()}, {"container", container.name}, {"error", id.status()}});
       }
+      changed |= ReleaseUnpinnable(pod, container, status->container_id);
       continue;
     }
     if (id->id == container.container_id) continue;
@@ -244,6 +248,25 @@ bool Daemon::UpdateStatuses(const Pod& pod) {
     changed |= container.exclusive;
   }
   return changed;
+}
+
+// A container may report an invalid id after it got exclusive CPUs, as its first id or on a
+// restart. Its cgroup can never be located, so its CPUs go back to the shared pool instead of
+// being lost to every pod. Returns true when CPUs were released.
+bool Daemon::ReleaseUnpinnable(const Pod& pod, ManagedContainer& container, const std::string& id) {
+  if (!allocator_.has_value() || allocator_->Find(pod.uid, container.name) == nullptr) {
+    return false;
+  }
+  const absl::Status reason = InvalidIdError(pod, container.name, id);
+  CpuSet released = allocator_->ReleaseContainer(pod.uid, container.name, reason);
+  container.error = std::string(reason.message());
+  ++allocation_failures_["invalid_container_id"];
+  log::Error("Container has an invalid container id; released its exclusive CPUs",
+             {{"pod", pod.Key()},
+              {"container", container.name},
+              {"id", absl::CEscape(id)},
+              {"released_cpus", released.ToString()}});
+  return true;
 }
 
 // The kubelet ends a pod's init phase when every init container has terminated or an app

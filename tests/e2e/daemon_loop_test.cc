@@ -565,5 +565,23 @@ TEST_F(DaemonLoopTest, NewContainerInRunningPodIsPinned) {
   EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1") << "app keeps its CPU";
 }
 
+TEST_F(DaemonLoopTest, LateInvalidContainerIdReleasesCpus) {
+  Pod pod = GuaranteedPod();
+  pod.statuses[0].container_id = "";  // Pending: allocated before the runtime reports an id.
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({pod}));
+  ASSERT_TRUE(WaitFor([&] { return CheckpointCpus() == "1"; }));
+
+  pod.statuses[0].container_id = "containerd://../../escape";
+  source_->SetPods({pod});
+
+  EXPECT_TRUE(WaitFor([&] { return box_.Get()->cpus[1].owner == CpuOwner::kShared; }))
+      << "CPU 1 is back in the shared pool";
+  std::optional<ContainerState> app = SnapshotApp();
+  ASSERT_TRUE(app.has_value());
+  EXPECT_FALSE(app->exclusive);
+  EXPECT_NE(app->error.find("is invalid"), std::string::npos) << app->error;
+  EXPECT_TRUE(WaitFor([&] { return CheckpointCpus().empty(); })) << "the checkpoint dropped it";
+}
+
 }  // namespace
 }  // namespace numapin

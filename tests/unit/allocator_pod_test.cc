@@ -132,6 +132,41 @@ TEST(AllocatorAddContainers, UnknownPodIsAdded) {
   EXPECT_TRUE(allocator.HasPod("uid-web"));
 }
 
+TEST(AllocatorReleaseContainer, ReturnsCpusToSharedPool) {
+  Topology topology = BuildTopology(1, 4, 1);
+  NodeAllocator allocator = MustCreate(topology);
+  allocator.AddRequest(
+      MakeRequest("web", {{.name = "app", .cpus = 2}, {.name = "log", .cpus = 1}}));
+  const CpuSet app_cpus = allocator.Find("uid-web", "app")->cpus;
+
+  CpuSet released =
+      allocator.ReleaseContainer("uid-web", "app", absl::InvalidArgumentError("invalid id"));
+
+  EXPECT_EQ(released, app_cpus);
+  EXPECT_EQ(allocator.Find("uid-web", "app"), nullptr);
+  ASSERT_NE(allocator.Find("uid-web", "log"), nullptr) << "the other container keeps its CPU";
+  EXPECT_EQ(allocator.ExclusiveCpus().Size(), 1);
+  std::vector<ContainerDecision> decisions = allocator.AddRequest(
+      MakeRequest("web", {{.name = "app", .cpus = 2}, {.name = "log", .cpus = 1}}));
+  ASSERT_EQ(decisions.size(), 2u);
+  EXPECT_FALSE(decisions[0].exclusive);
+  EXPECT_EQ(decisions[0].error.message(), "invalid id");
+}
+
+TEST(AllocatorReleaseContainer, KeepsCpusAnotherContainerReuses) {
+  Topology topology = BuildTopology(1, 4, 1);
+  NodeAllocator allocator = MustCreate(topology);
+  allocator.AddRequest(
+      MakeRequest("web", {{.name = "setup", .cpus = 2, .init = true}, {.name = "app", .cpus = 2}}));
+
+  CpuSet released =
+      allocator.ReleaseContainer("uid-web", "setup", absl::InvalidArgumentError("invalid id"));
+
+  EXPECT_TRUE(released.Empty()) << released.ToString() << " are app's CPUs too";
+  EXPECT_EQ(allocator.ExclusiveCpus().Size(), 2);
+  EXPECT_TRUE(allocator.ReleaseContainer("uid-web", "gone", absl::OkStatus()).Empty());
+}
+
 TEST(AllocatorAddPod, AdmitsInitSidecarAndAppContainers) {
   Topology topology = LoadFixture("24em64t-2n6c2t-pci.xml");
   NodeAllocator allocator = MustCreate(topology);
