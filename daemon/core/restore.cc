@@ -35,6 +35,8 @@ void Daemon::RestoreAtStart(const std::map<std::string, Pod>& live) {
     for (const CheckpointEntry& entry : loaded_checkpoint_->entries) {
       const AssignmentRecord& record = entry.record;
       auto pod = live.find(record.pod_uid);
+      // TODO: a first pod list that is valid but empty (a kubelet that has just restarted)
+      // releases every record here, so containers still running later get fresh assignments.
       if (pod == live.end() || !HasContainer(pod->second, record.container, record.init)) {
         log::Info("Released checkpoint assignment of a container that no longer runs",
                   {{"pod", record.pod_key},
