@@ -77,11 +77,12 @@ CpuSet HoldableCpus(const LiveContainer& container, const std::vector<LiveContai
 }  // namespace
 
 CpuSet LiveSharedPool(const std::vector<LiveContainer>& live) {
-  CpuSet shared;
+  std::optional<CpuSet> shared;
   for (const LiveContainer& container : live) {
-    if (container.exclusive_cpus == 0 && container.cpus.has_value()) shared |= *container.cpus;
+    if (container.exclusive_cpus != 0 || !container.cpus.has_value()) continue;
+    shared = shared.has_value() ? shared->Intersection(*container.cpus) : *container.cpus;
   }
-  return shared;
+  return shared.value_or(CpuSet());
 }
 
 absl::Status CheckLiveAssignment(const LiveContainer& container,

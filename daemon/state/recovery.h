@@ -27,7 +27,7 @@ struct LiveContainer {
   std::optional<CpuSet> cpus;  // cpuset.cpus of the cgroup; nullopt when not found or unreadable.
 };
 
-// Where the CPUs a container got at restart came from.
+// Source of the CPUs a container got at restart.
 enum class RecoverySource {
   kCheckpoint,  // The checkpoint record, as written.
   kLiveCgroup,  // The live cpuset, which is a valid exclusive assignment.
@@ -40,20 +40,22 @@ struct RecoveryOutcome {
   RecoverySource source = RecoverySource::kNone;
   CpuSet cpus;                // The CPUs claimed; empty for kNone.
   std::string cgroup_dir;     // The live cgroup that kLiveCgroup and kHeld came from.
-  absl::Status record_error;  // Why the checkpoint record was not claimed.
-  absl::Status live_error;    // Why the live cpuset was not claimed as it is.
+  absl::Status record_error;  // Reason the checkpoint record was not claimed.
+  absl::Status live_error;    // Reason the live cpuset was not claimed as it is.
 };
 
-// The CPUs that shared-pool containers' live cgroups cover, which is the shared pool that the
-// previous numapind wrote. Empty when no such container runs.
+// The CPUs that every shared-pool container's live cgroup contains. numapind writes one shared
+// pool into all of them, and a cgroup it never pinned (which inherits every CPU) or one widened
+// by drift only adds CPUs, so this is the shared pool the previous numapind wrote. A drift that
+// narrows one to CPUs outside the pool makes it empty. Empty when no such container runs.
 CpuSet LiveSharedPool(const std::vector<LiveContainer>& live);
 
-// OK when `container`'s live cpuset can stand as its exclusive assignment: its pod is Guaranteed
-// with a whole number of CPUs, the cpuset has exactly that many CPUs, all assignable and none
-// reserved, it is not the whole node, it shares no CPU with the shared pool (LiveSharedPool),
-// and no other exclusive container's live cpuset overlaps it (one of the two would be a
-// shared-pool container). An init container and its pod's app containers may overlap, because
-// app containers reuse init containers' CPUs. Otherwise the error names the value and the rule.
+// OK when `container`'s live cpuset can stand as its exclusive assignment. Its pod must be
+// Guaranteed with a whole number of CPUs, and the cpuset must have exactly that many CPUs, all
+// assignable, none reserved and not the whole node. It must share no CPU with LiveSharedPool or
+// with another exclusive container's live cpuset, because one of the two would then be a
+// shared-pool container. An init container and its pod's app containers may overlap, because app
+// containers reuse init containers' CPUs. Otherwise the error names the value and the rule.
 absl::Status CheckLiveAssignment(const LiveContainer& container,
                                  const std::vector<LiveContainer>& live, const CpuSet& assignable,
                                  const CpuSet& reserved);

@@ -196,6 +196,19 @@ TEST_F(RecoveryTest, RebuildSkipsSharedPoolCpuset) {
   EXPECT_EQ(allocator.Find("db-uid", "app")->cpus.ToString(), "6-7");
 }
 
+TEST_F(RecoveryTest, RebuildIgnoresWidenedSharedCpuset) {
+  NodeAllocator allocator = MakeAllocator();
+  // One shared-pool container drifted to every CPU, the other has the pool 0-5.
+  std::vector<RecoveryOutcome> outcomes = RecoverFromCgroups(
+      {Live("batch", "app", 0, CpuSet::Range(0, 7)), Live("cron", "app", 0, CpuSet::Range(0, 5)),
+       Live("db", "app", 2, CpuSet{6, 7})},
+      allocator);
+
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].source, RecoverySource::kLiveCgroup) << outcomes[0].live_error;
+  EXPECT_EQ(allocator.ExclusiveCpus().ToString(), "6-7");
+}
+
 TEST_F(RecoveryTest, RebuildSkipsOverlappingCpusets) {
   NodeAllocator allocator = MakeAllocator();
   std::vector<RecoveryOutcome> outcomes = RecoverFromCgroups(
