@@ -130,20 +130,31 @@ absl::Status NotWholeError(const Pod& pod, const ContainerSpec& container, const
       extra));
 }
 
+// A request of zero (or less) is a whole number, so the fault named is that it is not positive.
+absl::Status NotPositiveError(const Pod& pod, const ContainerSpec& container, const CpuField& cpu,
+                              absl::string_view extra) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "pod ", pod.Key(), " container ", container.name, ": ", cpu.field, " \"", cpu.text,
+      "\" is not a positive whole number of CPUs", extra,
+      "; exclusive CPUs need a request and limit of at least one CPU, such as \"1\" or "
+      "\"1000m\""));
+}
+
 // Why a container of a pod that ZeroCpuContainer found runs in the shared pool.
 absl::Status ZeroCpuError(const Pod& pod, const ContainerSpec& container, const CpuField& cpu,
                           const ContainerSpec& zero_cpu) {
   if (cpu.millis == 0) {
-    return NotWholeError(pod, container, cpu,
-                         "; the kubelet counts a zero CPU quantity as unset, so the pod is "
-                         "Burstable and every container runs in the shared pool");
+    return NotPositiveError(pod, container, cpu,
+                            ", and the kubelet counts a zero CPU quantity as unset, so the pod is "
+                            "Burstable and every container runs in the shared pool");
   }
   CpuField zero = CpuRequestOf(zero_cpu.resources);
-  return absl::InvalidArgumentError(absl::StrCat(
-      "pod ", pod.Key(), " container ", container.name,
-      ": runs in the shared pool because the pod is Burstable: container ", zero_cpu.name, " has ",
-      zero.field, " \"", zero.text,
-      "\", which the kubelet counts as unset; give it a whole number of CPUs such as \"1\""));
+  return absl::InvalidArgumentError(
+      absl::StrCat("pod ", pod.Key(), " container ", container.name,
+                   ": runs in the shared pool because the pod is Burstable: container ",
+                   zero_cpu.name, " has ", zero.field, " \"", zero.text,
+                   "\", which the kubelet counts as unset; give it a positive whole number of CPUs "
+                   "such as \"1\""));
 }
 
 ContainerRequest RequestFor(const Pod& pod, const ContainerSpec& container,
@@ -160,7 +171,11 @@ ContainerRequest RequestFor(const Pod& pod, const ContainerSpec& container,
     return out;
   }
 
-  if (cpu.millis <= 0 || cpu.millis % 1000 != 0) {
+  if (cpu.millis <= 0) {
+    out.error = NotPositiveError(pod, container, cpu, "");
+    return out;
+  }
+  if (cpu.millis % 1000 != 0) {
     out.error = NotWholeError(pod, container, cpu, "");
     return out;
   }

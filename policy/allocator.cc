@@ -51,25 +51,47 @@ std::vector<ContainerDecision> NodeAllocator::AddRequest(const PodRequest& reque
   PodState& pod = pods_[request.pod_uid];
   pod.key = request.pod_key;
   for (const ContainerRequest& container : request.containers) {
-    ContainerDecision decision;
-    decision.container = container.container;
-    decision.init = container.init;
-    decision.error = container.error;
-    bool asks = container.exclusive_cpus > 0 && request.qos == QosClass::kGuaranteed;
-    if (asks && !request.annotation_error.ok()) {
-      decision.error = request.annotation_error;
-    } else if (asks) {
-      absl::StatusOr<Assignment> assignment = AllocateContainer(request, container, pod);
-      if (assignment.ok()) {
-        decision.exclusive = true;
-        decision.assignment = *assignment;
-      } else {
-        decision.error = assignment.status();
-      }
-    }
-    pod.decisions.push_back(std::move(decision));
+    pod.decisions.push_back(Decide(request, container, pod));
   }
   return pod.decisions;
+}
+
+std::vector<ContainerDecision> NodeAllocator::AddContainers(const PodRequest& request) {
+  auto it = pods_.find(request.pod_uid);
+  if (it == pods_.end()) return AddRequest(request);
+  PodState& pod = it->second;
+  std::vector<ContainerDecision> added;
+  for (const ContainerRequest& container : request.containers) {
+    const bool known = std::any_of(
+        pod.decisions.begin(), pod.decisions.end(), [&](const ContainerDecision& decision) {
+          return decision.container == container.container && decision.init == container.init;
+        });
+    if (known) continue;
+    added.push_back(Decide(request, container, pod));
+    pod.decisions.push_back(added.back());
+  }
+  return added;
+}
+
+ContainerDecision NodeAllocator::Decide(const PodRequest& request,
+                                        const ContainerRequest& container, PodState& pod) {
+  ContainerDecision decision;
+  decision.container = container.container;
+  decision.init = container.init;
+  decision.error = container.error;
+  bool asks = container.exclusive_cpus > 0 && request.qos == QosClass::kGuaranteed;
+  if (asks && !request.annotation_error.ok()) {
+    decision.error = request.annotation_error;
+  } else if (asks) {
+    absl::StatusOr<Assignment> assignment = AllocateContainer(request, container, pod);
+    if (assignment.ok()) {
+      decision.exclusive = true;
+      decision.assignment = *assignment;
+    } else {
+      decision.error = assignment.status();
+    }
+  }
+  return decision;
 }
 
 // Takes the pod's reusable init CPUs first, then free CPUs. This is the rule of the kubelet's
@@ -163,6 +185,31 @@ CpuSet NodeAllocator::FinishInit(const std::string& pod_uid) {
   pod.reusable = CpuSet();
   pod.held -= released;
   pool_.Release(released);
+  return released;
+}
+
+CpuSet NodeAllocator::ReleaseContainer(const std::string& pod_uid, const std::string& container,
+                                       const absl::Status& reason) {
+  auto it = pods_.find(pod_uid);
+  if (it == pods_.end()) return CpuSet();
+  PodState& pod = it->second;
+  auto state = pod.containers.find(container);
+  if (state == pod.containers.end()) return CpuSet();
+  const CpuSet cpus = state->second.assignment.cpus;
+  pod.containers.erase(state);
+
+  CpuSet still_held;
+  for (const auto& [name, other] : pod.containers) still_held |= other.assignment.cpus;
+  const CpuSet released = cpus.Difference(still_held);
+  pod.reusable -= released;
+  pod.held -= released;
+  pool_.Release(released);
+  for (ContainerDecision& decision : pod.decisions) {
+    if (decision.container != container || !decision.exclusive) continue;
+    decision.exclusive = false;
+    decision.assignment = Assignment();
+    decision.error = reason;
+  }
   return released;
 }
 

@@ -88,9 +88,20 @@ class NodeAllocator {
   // AddPod after admission: allocates for a request that Admit (or a test) built.
   std::vector<ContainerDecision> AddRequest(const PodRequest& request);
 
+  // Allocates for the containers of `request` that its pod had no decision for yet, such as a
+  // container added to the manifest of a running pod, and returns their decisions only. The
+  // pod's other containers keep their CPUs. An unknown pod is added as AddRequest does.
+  std::vector<ContainerDecision> AddContainers(const PodRequest& request);
+
   // Ends a pod's init phase: the exclusive CPUs its app containers did not reuse return to the
   // shared pool. Returns those CPUs.
   CpuSet FinishInit(const std::string& pod_uid);
+
+  // Takes one container's exclusive CPUs away, for a container that numapind can never pin, and
+  // records `reason` in its decision. CPUs that the pod's other containers hold stay with the
+  // pod. Returns the CPUs released to the shared pool.
+  CpuSet ReleaseContainer(const std::string& pod_uid, const std::string& container,
+                          const absl::Status& reason);
 
   // Forgets a pod and returns the exclusive CPUs it held to the shared pool. Returns those CPUs.
   CpuSet RemovePod(const std::string& pod_uid);
@@ -132,6 +143,8 @@ class NodeAllocator {
 
   NodeAllocator(const Topology& topology, AllocatorOptions options);
 
+  ContainerDecision Decide(const PodRequest& request, const ContainerRequest& container,
+                           PodState& pod);
   absl::StatusOr<Assignment> AllocateContainer(const PodRequest& request,
                                                const ContainerRequest& container, PodState& pod);
   absl::Status CheckRecord(const AssignmentRecord& record) const;

@@ -130,6 +130,9 @@ absl::Status Daemon::Init(std::unique_ptr<SchedMonitor> monitor) {
           writable.message(), "; set --state-dir to a writable directory (the DaemonSet mounts ",
           "/var/lib/numapin)"));
     }
+    absl::StatusOr<StateDirLock> lock = StateDirLock::Acquire(options_.state_dir);
+    if (!lock.ok()) return lock.status();
+    state_lock_.emplace(*std::move(lock));
   }
   absl::Status status = InitCgroups();
   if (!status.ok()) return status;
@@ -320,6 +323,7 @@ absl::Status Daemon::Run() {
 }
 
 void Daemon::LocateAll() {
+  CheckKubepodsTree();
   for (auto& [key, container] : containers_) {
     if (!reconciler_->Locate(container)) continue;
     auto seen = unnamed_cgroups_.find(container.cgroup_dir);
@@ -328,6 +332,22 @@ void Daemon::LocateAll() {
     unnamed_cgroups_.erase(seen);
   }
   SyncMonitor();
+}
+
+// Logs once when the kubepods cgroup disappears and once when it is back. inotify dropped the
+// watches of the removed directories, so the tree is watched again when it returns.
+void Daemon::CheckKubepodsTree() {
+  const bool present = cpuset_files_->IsDirectory(layout_.kubepods);
+  if (present != kubepods_missing_) return;
+  kubepods_missing_ = !present;
+  const std::string path = absl::StrCat(layout_.cpuset_root, "/", layout_.kubepods);
+  if (!present) {
+    log::Error("Kubepods cgroup vanished; no container is pinned until it is back",
+               {{"cgroup", path}});
+    return;
+  }
+  log::Info("Kubepods cgroup is back; watching it again", {{"cgroup", path}});
+  watcher_->Rescan();
 }
 
 void Daemon::ReconcileAll(Trigger trigger) {

@@ -25,10 +25,16 @@
 #include "daemon/snapshot.h"
 #include "daemon/state/checkpoint.h"
 #include "daemon/state/cpu_manager_state.h"
+#include "daemon/state/recovery.h"
+#include "daemon/state/state_lock.h"
 #include "policy/allocator.h"
 #include "policy/topology.h"
 
 namespace numapin {
+
+// Container ids as the pod source reported them, by container name and whether it is an init
+// container.
+using ContainerIds = std::map<std::pair<std::string, bool>, std::string>;
 
 class Daemon {
  public:
@@ -61,6 +67,11 @@ class Daemon {
   void OnPodSource();
   void OnPods(std::vector<Pod> pods);
   void OnCgroupEvents();
+  bool OnCgroupCreated(const std::string& dir, absl::Time now,
+                       std::vector<ManagedContainer*>* touched);
+  bool OnContainerCgroupCreated(const std::string& dir, const std::string& pod_uid, absl::Time now,
+                                std::vector<ManagedContainer*>* touched);
+  void PinTouched(std::vector<ManagedContainer*> touched);
   void OnMonitorEvents();
   void OnTimer();
   void OnReload();
@@ -68,10 +79,16 @@ class Daemon {
 
   // Pods and assignments (pods.cc).
   void RestoreAtStart(const std::map<std::string, Pod>& live);
-  std::vector<AssignmentRecord> RebuildFromCgroups(const std::map<std::string, Pod>& live);
+  std::vector<LiveContainer> ObserveLiveCgroups(const std::map<std::string, Pod>& live);
+  void LogRebuilt(const RecoveryOutcome& outcome);
+  void LogRestored(const RecoveryOutcome& outcome);
   bool AddPod(const Pod& pod);
+  bool UpdatePod(const Pod& before, const Pod& after);
+  bool TrackContainers(const Pod& pod, const std::vector<ContainerDecision>& decisions,
+                       const ContainerIds& rejected_ids, bool only_new);
   bool RemovePod(const std::string& pod_uid);
   bool UpdateStatuses(const Pod& pod);
+  bool ReleaseUnpinnable(const Pod& pod, ManagedContainer& container, const std::string& id);
   bool MaybeFinishInit(const Pod& pod);
   void RefreshDesired();
   void SaveCheckpoint();
@@ -81,6 +98,7 @@ class Daemon {
   void LocateAll();
   void ReconcileAll(Trigger trigger);
   void ScanForUnknownCgroups();
+  void CheckKubepodsTree();
   CpuSet ExclusiveCpus() const;
   CpuSet SharedPool() const;
 
@@ -105,12 +123,14 @@ class Daemon {
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<SchedMonitor> monitor_;
   CheckpointStore checkpoint_;
+  std::optional<StateDirLock> state_lock_;  // Allocate mode: held for the daemon's life.
 
   EnforcementStats stats_;
   ContainerTable containers_;
   std::map<std::string, Pod> pods_;  // Live pods by uid.
   std::set<std::string> init_finished_;
   std::set<std::string> unknown_cgroups_logged_;
+  bool kubepods_missing_ = false;  // Logged as vanished, not yet back.
   // Container cgroups inotify reported before the pod source named their container, with the
   // time they appeared, for the pin latency. Bounded by kMaxUnnamedCgroups.
   std::map<std::string, absl::Time> unnamed_cgroups_;

@@ -45,49 +45,13 @@ void Daemon::OnCgroupEvents() {
   if (events.overflow) {
     log::Warning("Cgroup watch queue overflowed; rescanning", {{"root", layout_.cpuset_root}});
   }
-  bool unknown = false;
+  for (const std::string& dir : events.removed) unnamed_cgroups_.erase(dir);
   // Containers whose cgroup (or pod cgroup) just appeared. Only these are located and pinned, so
   // that the cost of a new container does not grow with the number of containers on the node.
   std::vector<ManagedContainer*> touched;
-  for (const std::string& dir : events.removed) unnamed_cgroups_.erase(dir);
+  bool unknown = false;
   for (const std::string& dir : events.created) {
-    size_t slash = dir.rfind('/');
-    std::string parent = dir.substr(0, slash);
-    std::optional<std::string> parent_uid = PodUidFromDirName(parent.substr(parent.rfind('/') + 1));
-    if (!parent_uid.has_value()) {
-      // A pod-level cgroup: re-read the pod source only for a pod it has not listed yet.
-      std::optional<std::string> uid = PodUidFromDirName(dir.substr(slash + 1));
-      if (!uid.has_value()) continue;
-      if (!pods_.count(*uid)) {
-        unknown = true;
-        continue;
-      }
-      // Its container cgroups may already exist inside it when the pod cgroup was made with them.
-      for (auto& [key, container] : containers_) {
-        if (key.pod_uid == *uid) touched.push_back(&container);
-      }
-      continue;
-    }
-    bool known = false;
-    for (auto& [key, container] : containers_) {
-      if (key.pod_uid != *parent_uid || container.container_id.empty()) continue;
-      for (const std::string& name : ContainerCgroupCandidates(
-               layout_, ContainerId{container.runtime, container.container_id})) {
-        if (dir == parent + "/" + name) {
-          container.cgroup_seen = now;
-          known = true;
-          touched.push_back(&container);
-        }
-      }
-    }
-    if (!known) {
-      unknown = true;
-      if (unnamed_cgroups_.size() < kMaxUnnamedCgroups) unnamed_cgroups_.emplace(dir, now);
-      // In observe mode the kubelet pins new containers itself.
-      if (pods_.count(*parent_uid) && options_.mode == DaemonMode::kAllocate) {
-        reconciler_->PinUnknown(dir, SharedPool());
-      }
-    }
+    unknown |= !OnCgroupCreated(dir, now, &touched);
   }
   if (unknown) source_->RequestRefresh();
   if (events.overflow) {
@@ -97,6 +61,57 @@ void Daemon::OnCgroupEvents() {
     Publish();
     return;
   }
+  PinTouched(std::move(touched));
+}
+
+// Appends to `touched` the containers that a new cgroup directory belongs to. Returns false when
+// the directory belongs to no container or pod that the pod source has named yet.
+bool Daemon::OnCgroupCreated(const std::string& dir, absl::Time now,
+                             std::vector<ManagedContainer*>* touched) {
+  size_t slash = dir.rfind('/');
+  std::string parent = dir.substr(0, slash);
+  std::optional<std::string> parent_uid = PodUidFromDirName(parent.substr(parent.rfind('/') + 1));
+  if (parent_uid.has_value()) return OnContainerCgroupCreated(dir, *parent_uid, now, touched);
+
+  // A pod-level cgroup: re-read the pod source only for a pod it has not listed yet.
+  std::optional<std::string> uid = PodUidFromDirName(dir.substr(slash + 1));
+  if (!uid.has_value()) return true;
+  if (!pods_.count(*uid)) return false;
+  // Its container cgroups may already exist inside it when the pod cgroup was made with them.
+  for (auto& [key, container] : containers_) {
+    if (key.pod_uid == *uid) touched->push_back(&container);
+  }
+  return true;
+}
+
+// A new cgroup inside the cgroup of pod `pod_uid`. One that no named container owns is kept for
+// the pin latency and pinned to the shared pool until the pod source names it.
+bool Daemon::OnContainerCgroupCreated(const std::string& dir, const std::string& pod_uid,
+                                      absl::Time now, std::vector<ManagedContainer*>* touched) {
+  const std::string parent = dir.substr(0, dir.rfind('/'));
+  bool known = false;
+  for (auto& [key, container] : containers_) {
+    if (key.pod_uid != pod_uid || container.container_id.empty()) continue;
+    for (const std::string& name : ContainerCgroupCandidates(
+             layout_, ContainerId{container.runtime, container.container_id})) {
+      if (dir == parent + "/" + name) {
+        container.cgroup_seen = now;
+        known = true;
+        touched->push_back(&container);
+      }
+    }
+  }
+  if (known) return true;
+  if (unnamed_cgroups_.size() < kMaxUnnamedCgroups) unnamed_cgroups_.emplace(dir, now);
+  // In observe mode the kubelet pins new containers itself.
+  if (pods_.count(pod_uid) && options_.mode == DaemonMode::kAllocate) {
+    reconciler_->PinUnknown(dir, SharedPool());
+  }
+  return false;
+}
+
+// Locates and reconciles only the containers whose cgroups appeared.
+void Daemon::PinTouched(std::vector<ManagedContainer*> touched) {
   if (touched.empty()) return;
   std::sort(touched.begin(), touched.end());
   touched.erase(std::unique(touched.begin(), touched.end()), touched.end());

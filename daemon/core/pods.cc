@@ -4,8 +4,11 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "daemon/core/daemon.h"
+#include "daemon/core/pod_diff.h"
 #include "policy/admission.h"
 
 namespace numapin {
@@ -22,6 +25,33 @@ const ContainerStatus* FindStatus(const Pod& pod, const std::string& name, bool 
     if (status.name == name && status.init == init) return &status;
   }
   return nullptr;
+}
+
+absl::Status InvalidIdError(const Pod& pod, const std::string& container, const std::string& id) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "pod ", pod.Key(), " container ", container, ": container id \"", absl::CEscape(id),
+      "\" is invalid, so its cgroup cannot be found and it gets no exclusive CPUs; "
+      "check the container runtime that reported it"));
+}
+
+// Admits the pod, but a container whose status reports a container id that fails validation
+// gets no exclusive CPUs: numapind cannot find its cgroup, so CPUs it could never pin there
+// would be lost to every other pod. `rejected` receives those containers and their ids.
+PodRequest AdmitWithValidIds(const Pod& pod, const Topology& topology, ContainerIds* rejected) {
+  ContainerIds invalid_ids;
+  for (const ContainerStatus& status : pod.statuses) {
+    if (status.container_id.empty() || ParseContainerId(status.container_id).ok()) continue;
+    invalid_ids[{status.name, status.init}] = status.container_id;
+  }
+  PodRequest request = Admit(pod, topology);
+  for (ContainerRequest& wanted : request.containers) {
+    auto invalid = invalid_ids.find({wanted.container, wanted.init});
+    if (invalid == invalid_ids.end() || wanted.exclusive_cpus == 0) continue;
+    wanted.exclusive_cpus = 0;
+    rejected->insert(*invalid);
+    wanted.error = InvalidIdError(pod, wanted.container, invalid->second);
+  }
+  return request;
 }
 
 }  // namespace
@@ -57,7 +87,12 @@ void Daemon::OnPods(std::vector<Pod> pods) {
   }
   for (const std::string& uid : gone) assignments_changed |= RemovePod(uid);
   for (const auto& [uid, pod] : live) {
-    if (!pods_.count(uid)) assignments_changed |= AddPod(pod);
+    auto known = pods_.find(uid);
+    if (known == pods_.end()) {
+      assignments_changed |= AddPod(pod);
+    } else {
+      assignments_changed |= UpdatePod(known->second, pod);
+    }
   }
   pods_ = std::move(live);
   for (const auto& [uid, pod] : pods_) {
@@ -76,12 +111,53 @@ void Daemon::OnPods(std::vector<Pod> pods) {
 }
 
 bool Daemon::AddPod(const Pod& pod) {
+  ContainerIds rejected_ids;
   std::vector<ContainerDecision> decisions;
-  if (allocator_.has_value()) decisions = allocator_->AddPod(pod);
+  if (allocator_.has_value()) {
+    decisions = allocator_->AddRequest(AdmitWithValidIds(pod, topology_, &rejected_ids));
+  }
+  const bool any_exclusive = TrackContainers(pod, decisions, rejected_ids, false);
+  log::Info("Added pod",
+            {{"pod", pod.Key()}, {"uid", pod.uid}, {"qos", QosClassName(ComputeQos(pod))}});
+  return any_exclusive;
+}
+
+// The kubelet's static CPU manager picks exclusive CPUs and their NUMA node at admission, and
+// through Kubernetes 1.35 it rejects an in-place CPU resize of such a container (KEP-5554 plans
+// one as alpha in 1.36). numapin does the same, so an edited request or PreferredNUMANodeId moves
+// nothing: the container's memory already sits on its NUMA node, and CPUs moved to another node
+// would make every access remote. Containers that newly appear are
+// admitted and allocated as a new pod's would be. Removed ones keep their CPUs until the pod is
+// gone. Returns true when a new container got exclusive CPUs.
+bool Daemon::UpdatePod(const Pod& before, const Pod& after) {
+  PodSpecChange change = DiffPodSpecs(before, after);
+  if (change.Empty()) return false;
+  log::Info("Pod manifest changed; running containers keep their CPUs and NUMA nodes",
+            {{"pod", after.Key()},
+             {"added", absl::StrJoin(change.added, ",")},
+             {"removed", absl::StrJoin(change.removed, ",")},
+             {"resized", absl::StrJoin(change.resized, ",")},
+             {"annotations", absl::StrJoin(change.annotations, ",")},
+             {"fix", "delete and recreate the pod to apply new requests or NUMA annotations"}});
+  if (change.added.empty()) return false;
+
+  ContainerIds rejected_ids;
+  std::vector<ContainerDecision> decisions;
+  if (allocator_.has_value()) {
+    decisions = allocator_->AddContainers(AdmitWithValidIds(after, topology_, &rejected_ids));
+  }
+  return TrackContainers(after, decisions, rejected_ids, true);
+}
+
+// Creates the table entries of the pod's containers (with `only_new`, of those it has none for
+// yet) and logs each decision. Returns true when one of them got exclusive CPUs.
+bool Daemon::TrackContainers(const Pod& pod, const std::vector<ContainerDecision>& decisions,
+                             const ContainerIds& rejected_ids, bool only_new) {
   const QosClass qos = ComputeQos(pod);
   bool any_exclusive = false;
   for (const std::vector<ContainerSpec>* specs : {&pod.init_containers, &pod.containers}) {
     for (const ContainerSpec& spec : *specs) {
+      if (only_new && containers_.count({pod.uid, spec.name})) continue;
       ManagedContainer& container = containers_[{pod.uid, spec.name}];
       container.pod_uid = pod.uid;
       container.namespace_name = pod.namespace_name;
@@ -98,6 +174,14 @@ bool Daemon::AddPod(const Pod& pod) {
                                                 {"cpus", decision.assignment.cpus.ToString()},
                                                 {"numa", decision.assignment.numa_nodes.ToString()},
                                                 {"init", spec.init ? "true" : "false"}});
+        } else if (!decision.error.ok() && rejected_ids.count({spec.name, spec.init})) {
+          container.error = std::string(decision.error.message());
+          ++allocation_failures_["invalid_container_id"];
+          log::Error("Container has an invalid container id; it gets no exclusive CPUs",
+                     {{"pod", pod.Key()},
+                      {"container", spec.name},
+                      {"id", absl::CEscape(rejected_ids.at({spec.name, spec.init}))},
+                      {"error", decision.error}});
         } else if (!decision.error.ok()) {
           container.error = std::string(decision.error.message());
           ++allocation_failures_[FailureReason(decision.error)];
@@ -107,7 +191,6 @@ bool Daemon::AddPod(const Pod& pod) {
       }
     }
   }
-  log::Info("Added pod", {{"pod", pod.Key()}, {"uid", pod.uid}, {"qos", QosClassName(qos)}});
   return any_exclusive;
 }
 
@@ -150,6 +233,7 @@ bool Daemon::UpdateStatuses(const Pod& pod) {
         log::Error("Ignoring an invalid container id",
                    {{"pod", pod.Key()}, {"container", container.name}, {"error", id.status()}});
       }
+      changed |= ReleaseUnpinnable(pod, container, status->container_id);
       continue;
     }
     if (id->id == container.container_id) continue;
@@ -164,6 +248,25 @@ bool Daemon::UpdateStatuses(const Pod& pod) {
     changed |= container.exclusive;
   }
   return changed;
+}
+
+// A container may report an invalid id after it got exclusive CPUs, as its first id or on a
+// restart. Its cgroup can never be located, so its CPUs go back to the shared pool instead of
+// being lost to every pod. Returns true when CPUs were released.
+bool Daemon::ReleaseUnpinnable(const Pod& pod, ManagedContainer& container, const std::string& id) {
+  if (!allocator_.has_value() || allocator_->Find(pod.uid, container.name) == nullptr) {
+    return false;
+  }
+  const absl::Status reason = InvalidIdError(pod, container.name, id);
+  CpuSet released = allocator_->ReleaseContainer(pod.uid, container.name, reason);
+  container.error = std::string(reason.message());
+  ++allocation_failures_["invalid_container_id"];
+  log::Error("Container has an invalid container id; released its exclusive CPUs",
+             {{"pod", pod.Key()},
+              {"container", container.name},
+              {"id", absl::CEscape(id)},
+              {"released_cpus", released.ToString()}});
+  return true;
 }
 
 // The kubelet ends a pod's init phase when every init container has terminated or an app

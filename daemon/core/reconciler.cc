@@ -217,7 +217,11 @@ void Reconciler::Run(const std::vector<ManagedContainer*>& scope, const CpuSet& 
     absl::StatusOr<CpusetValues> found = writer_.Read(container->cgroup_dir);
     if (!found.ok()) {
       if (absl::IsNotFound(found.status())) {
-        // The container exited and its cgroup went away; a restart is located again.
+        // The container exited and its cgroup went away; a restart is located again. Clearing
+        // the directory keeps this line to one per vanished cgroup.
+        log::Info("Container cgroup vanished", {{"pod", container->PodKey()},
+                                                {"container", container->name},
+                                                {"cgroup", container->cgroup_dir}});
         container->cgroup_dir.clear();
         container->located_id.clear();
         continue;

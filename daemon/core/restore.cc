@@ -1,7 +1,10 @@
-// Restart recovery: the checkpoint's assignments are claimed again for pods that still run, and
-// an unreadable checkpoint is replaced by what the live cgroups of exclusive containers hold.
+// Restart recovery: the checkpoint's assignments are claimed again for pods that still run. An
+// invalid record falls back to its container's live cpuset, and an unreadable checkpoint is
+// replaced by the cpusets that the live cgroups of exclusive containers contain. The decisions
+// are in daemon/state/recovery.cc; this file reads the cgroups and logs the outcomes.
 #include "absl/strings/str_cat.h"
 #include "daemon/core/daemon.h"
+#include "daemon/state/recovery.h"
 #include "policy/admission.h"
 
 namespace numapin {
@@ -14,16 +17,26 @@ bool HasContainer(const Pod& pod, const std::string& name, bool init) {
   return false;
 }
 
+// What the operator can do about an invalid checkpoint record.
+constexpr char kRecordFix[] =
+    "delete the pod to give it a fresh assignment; numapind rewrites checkpoint.pb itself, so "
+    "do not edit it by hand";
+
 }  // namespace
 
 void Daemon::RestoreAtStart(const std::map<std::string, Pod>& live) {
-  std::vector<AssignmentRecord> records;
+  if (!rebuild_from_cgroups_ && !loaded_checkpoint_.has_value()) return;
+  const std::vector<LiveContainer> observed = ObserveLiveCgroups(live);
+  std::vector<RecoveryOutcome> outcomes;
   if (rebuild_from_cgroups_) {
-    records = RebuildFromCgroups(live);
-  } else if (loaded_checkpoint_.has_value()) {
+    outcomes = RecoverFromCgroups(observed, *allocator_);
+  } else {
+    std::vector<AssignmentRecord> records;
     for (const CheckpointEntry& entry : loaded_checkpoint_->entries) {
       const AssignmentRecord& record = entry.record;
       auto pod = live.find(record.pod_uid);
+      // TODO: a first pod list that is valid but empty (a kubelet that has just restarted)
+      // releases every record here, so containers still running later get fresh assignments.
       if (pod == live.end() || !HasContainer(pod->second, record.container, record.init)) {
         log::Info("Released checkpoint assignment of a container that no longer runs",
                   {{"pod", record.pod_key},
@@ -33,36 +46,37 @@ void Daemon::RestoreAtStart(const std::map<std::string, Pod>& live) {
       }
       records.push_back(record);
     }
+    outcomes = RecoverFromCheckpoint(records, observed, *allocator_);
   }
   loaded_checkpoint_.reset();
-  if (records.empty()) return;
 
-  std::vector<absl::Status> errors = allocator_->Restore(records);
-  for (const absl::Status& error : errors) {
-    log::Error("Released checkpoint assignment that no longer holds", {{"error", error}});
-  }
-  for (const AssignmentRecord& record : records) {
-    const Assignment* kept = allocator_->Find(record.pod_uid, record.container);
-    if (kept == nullptr || !(kept->cpus == record.assignment.cpus)) continue;
-    ManagedContainer& container = containers_[{record.pod_uid, record.container}];
-    container.restored = true;
-    log::Info("Restored assignment", {{"pod", record.pod_key},
-                                      {"container", record.container},
-                                      {"cpus", record.assignment.cpus.ToString()},
-                                      {"numa", record.assignment.numa_nodes.ToString()}});
+  for (const RecoveryOutcome& outcome : outcomes) {
+    if (rebuild_from_cgroups_) {
+      LogRebuilt(outcome);
+    } else {
+      LogRestored(outcome);
+    }
+    if (outcome.source == RecoverySource::kNone) continue;
+    containers_[{outcome.record.pod_uid, outcome.record.container}].restored = true;
   }
 }
 
-// For each container that admission makes exclusive, a cgroup with exactly as many CPUs as it
-// requests, all assignable, is taken to be its earlier assignment. The allocator's Restore
-// rejects overlaps, so two containers can never end up with the same CPU.
-std::vector<AssignmentRecord> Daemon::RebuildFromCgroups(const std::map<std::string, Pod>& live) {
-  std::vector<AssignmentRecord> records;
+// Reads the cgroup of every container of every live pod, with what admission grants it, so that
+// recovery can tell exclusive cpusets from the shared pool.
+std::vector<LiveContainer> Daemon::ObserveLiveCgroups(const std::map<std::string, Pod>& live) {
+  std::vector<LiveContainer> observed;
   CpusetWriter reader(cpuset_files_.get(), layout_.version, CpuSet());
   for (const auto& [uid, pod] : live) {
     PodRequest request = Admit(pod, topology_);
     for (const ContainerRequest& wanted : request.containers) {
-      if (wanted.exclusive_cpus == 0) continue;
+      LiveContainer container;
+      container.pod_uid = uid;
+      container.pod_key = pod.Key();
+      container.container = wanted.container;
+      container.init = wanted.init;
+      container.sidecar = wanted.sidecar;
+      container.exclusive_cpus = wanted.exclusive_cpus;
+
       ManagedContainer probe;
       probe.pod_uid = uid;
       probe.qos = request.qos;
@@ -73,31 +87,78 @@ std::vector<AssignmentRecord> Daemon::RebuildFromCgroups(const std::map<std::str
         probe.runtime = id->runtime;
         probe.container_id = id->id;
       }
-      if (!reconciler_->Locate(probe)) continue;
-      absl::StatusOr<CpusetValues> found = reader.Read(probe.cgroup_dir);
-      if (!found.ok() || found->cpus.Size() != wanted.exclusive_cpus ||
-          !found->cpus.IsSubsetOf(topology_.assignable_cpus()) ||
-          found->cpus == topology_.assignable_cpus()) {
-        continue;
+      if (reconciler_->Locate(probe)) {
+        container.cgroup_dir = probe.cgroup_dir;
+        absl::StatusOr<CpusetValues> found = reader.Read(probe.cgroup_dir);
+        if (found.ok()) container.cpus = found->cpus;
       }
-      AssignmentRecord record;
-      record.pod_uid = uid;
-      record.pod_key = pod.Key();
-      record.container = wanted.container;
-      record.init = wanted.init;
-      record.assignment.cpus = found->cpus;
-      record.assignment.numa_nodes = topology_.NodesOf(found->cpus);
-      record.assignment.mems =
-          record.assignment.numa_nodes.Intersection(topology_.NodesWithMemory());
-      log::Info("Rebuilt assignment from the live cgroup",
-                {{"pod", record.pod_key},
-                 {"container", record.container},
-                 {"cpus", record.assignment.cpus.ToString()},
-                 {"cgroup", probe.cgroup_dir}});
-      records.push_back(std::move(record));
+      observed.push_back(std::move(container));
     }
   }
-  return records;
+  return observed;
+}
+
+void Daemon::LogRebuilt(const RecoveryOutcome& outcome) {
+  const AssignmentRecord& record = outcome.record;
+  if (outcome.source == RecoverySource::kNone) {
+    log::Info("Not adopting a live cpuset as an exclusive assignment",
+              {{"pod", record.pod_key},
+               {"container", record.container},
+               {"cgroup", outcome.cgroup_dir},
+               {"reason", outcome.live_error}});
+    return;
+  }
+  log::Info("Rebuilt assignment from the live cgroup", {{"pod", record.pod_key},
+                                                        {"container", record.container},
+                                                        {"cpus", outcome.cpus.ToString()},
+                                                        {"cgroup", outcome.cgroup_dir}});
+}
+
+void Daemon::LogRestored(const RecoveryOutcome& outcome) {
+  const AssignmentRecord& record = outcome.record;
+  const std::string record_cpus = record.assignment.cpus.ToString();
+  switch (outcome.source) {
+    case RecoverySource::kCheckpoint:
+      log::Info("Restored assignment", {{"pod", record.pod_key},
+                                        {"container", record.container},
+                                        {"cpus", record_cpus},
+                                        {"numa", record.assignment.numa_nodes.ToString()}});
+      return;
+    case RecoverySource::kLiveCgroup:
+      log::Warning("Checkpoint record is invalid; adopted the container's live cpuset",
+                   {{"pod", record.pod_key},
+                    {"container", record.container},
+                    {"record_cpus", record_cpus},
+                    {"error", outcome.record_error},
+                    {"cpus", outcome.cpus.ToString()},
+                    {"cgroup", outcome.cgroup_dir}});
+      return;
+    case RecoverySource::kHeld:
+      log::Error("Checkpoint record is invalid; holding the CPUs the container runs on",
+                 {{"pod", record.pod_key},
+                  {"container", record.container},
+                  {"record_cpus", record_cpus},
+                  {"error", outcome.record_error},
+                  {"live_error", outcome.live_error},
+                  {"held_cpus", outcome.cpus.ToString()},
+                  {"fix", kRecordFix}});
+      return;
+    case RecoverySource::kNone:
+      break;
+  }
+  // Nothing of the live cpuset could be held, so the container never ran on CPUs of its own
+  // that another pod could take. A pod the allocator does not know gets a fresh assignment when
+  // it is added; a pod with other restored containers is known, so this one stays shared.
+  const bool pod_known = allocator_->HasPod(record.pod_uid);
+  log::Error("Checkpoint record is invalid and the live cpuset cannot replace it",
+             {{"pod", record.pod_key},
+              {"container", record.container},
+              {"record_cpus", record_cpus},
+              {"error", outcome.record_error},
+              {"live_error", outcome.live_error},
+              {"result", pod_known ? "the container runs in the shared pool"
+                                   : "the pod gets a fresh assignment"},
+              {"fix", kRecordFix}});
 }
 
 }  // namespace numapin

@@ -1,6 +1,10 @@
 // Daemon with a fake pod source and a fake scheduler monitor on real v1 cpuset cgroups (root).
 // Checks the cgroups and CPU owners the monitor receives, the repair of an outside-run event,
-// untracking when the pod goes away, and a checkpoint naming a CPU the topology lacks.
+// untracking when the pod goes away, and restart recovery: checkpoint records that are wrong
+// fall back to the live cpuset or hold it, and a rebuild adopts no shared-pool cpuset. A
+// container with an invalid id gets no CPUs, a second daemon on one --state-dir fails, and a
+// vanished container cgroup or kubepods tree is logged once. An edited manifest moves no
+// running container, and a container that newly appears in it is pinned.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -15,6 +19,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "daemon/core/daemon.h"
+#include "spdlog/sinks/ringbuffer_sink.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
 
 namespace numapin {
 namespace {
@@ -120,23 +127,44 @@ std::string ReadFile(const std::string& path) {
 
 void WriteFile(const std::string& path, const std::string& value) { std::ofstream(path) << value; }
 
-Pod GuaranteedPod() {
+Pod GuaranteedPod(int64_t cpu_millis = 1000, const std::string& preferred_node = "1") {
   Pod pod;
   pod.uid = kUid;
   pod.namespace_name = "default";
   pod.name = "web";
   pod.phase = "Running";
-  pod.annotations[kPreferredNumaNodeAnnotation] = "1";
+  pod.annotations[kPreferredNumaNodeAnnotation] = preferred_node;
   ContainerSpec app;
   app.name = "app";
-  app.resources.cpu_request_millis = 1000;
-  app.resources.cpu_limit_millis = 1000;
+  app.resources.cpu_request_millis = cpu_millis;
+  app.resources.cpu_limit_millis = cpu_millis;
   app.resources.memory_request_bytes = 64 << 20;
   app.resources.memory_limit_bytes = 64 << 20;
   pod.containers.push_back(app);
   ContainerStatus status;
   status.name = "app";
   status.container_id = absl::StrCat("containerd://", kId);
+  status.running = true;
+  pod.statuses.push_back(status);
+  return pod;
+}
+
+constexpr char kBurstableUid[] = "5d6e7f80-1a2b-4c3d-9e8f-0a1b2c3d4e5f";
+constexpr char kBurstableId[] = "9a8b7c6d9a8b7c6d9a8b7c6d9a8b7c6d9a8b7c6d9a8b7c6d9a8b7c6d9a8b7c6d";
+
+Pod BurstablePod() {
+  Pod pod;
+  pod.uid = kBurstableUid;
+  pod.namespace_name = "default";
+  pod.name = "batch";
+  pod.phase = "Running";
+  ContainerSpec app;
+  app.name = "app";
+  app.resources.cpu_request_millis = 100;
+  pod.containers.push_back(app);
+  ContainerStatus status;
+  status.name = "app";
+  status.container_id = absl::StrCat("containerd://", kBurstableId);
   status.running = true;
   pod.statuses.push_back(status);
   return pod;
@@ -162,34 +190,88 @@ class DaemonLoopTest : public testing::Test {
     container_dir_ = absl::StrCat(root_, "/kubepods/pod", kUid, "/", kId);
     for (const std::string& dir :
          {root_, root_ + "/kubepods", root_ + "/kubepods/pod" + kUid, container_dir_}) {
-      ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << dir;
-      made_.push_back(dir);
-      const std::string parent = std::filesystem::path(dir).parent_path();
-      WriteFile(dir + "/cpuset.cpus", ReadFile(parent + "/cpuset.cpus"));
-      WriteFile(dir + "/cpuset.mems", ReadFile(parent + "/cpuset.mems"));
+      ASSERT_NO_FATAL_FAILURE(MakeCgroup(dir));
     }
     char pattern[] = "/tmp/numapin-daemon-test-XXXXXX";
     ASSERT_NE(mkdtemp(pattern), nullptr);
     state_dir_ = pattern;
+
+    // The daemon's lines go to stdout as before and to a ring buffer that LogCount reads.
+    log_lines_ = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1024);
+    spdlog::sinks_init_list sinks = {log_lines_, std::make_shared<spdlog::sinks::stdout_sink_mt>()};
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sinks));
   }
 
-  // Starts the loop on its own thread; the checkpoint, if a test wants one, is written first.
-  void StartDaemon() {
-    BlockDaemonSignals();
+  // How many logged lines carry `message`.
+  int LogCount(const std::string& message) const {
+    int count = 0;
+    for (const std::string& line : log_lines_->last_formatted()) {
+      if (line.find("\"" + message + "\"") != std::string::npos) ++count;
+    }
+    return count;
+  }
+
+  // Makes a cpuset cgroup with its parent's cpus and mems, removed again in TearDown.
+  void MakeCgroup(const std::string& dir) {
+    ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << dir;
+    made_.push_back(dir);
+    const std::string parent = std::filesystem::path(dir).parent_path();
+    WriteFile(dir + "/cpuset.cpus", ReadFile(parent + "/cpuset.cpus"));
+    WriteFile(dir + "/cpuset.mems", ReadFile(parent + "/cpuset.mems"));
+  }
+
+  DaemonOptions Options() const {
     DaemonOptions options;
     options.cgroup_root = root_;
     options.topology = "synthetic:numa:2 core:1 pu:1";
     options.state_dir = state_dir_;
-    options.readback_interval = absl::Seconds(30);
+    options.readback_interval = readback_interval_;
+    return options;
+  }
+
+  // Starts the loop on its own thread; the checkpoint, if a test wants one, is written first.
+  // `pods` are listed from the first read on, so that the first pod sync, which restores the
+  // checkpoint, sees them.
+  void StartDaemon(std::vector<Pod> pods = {}) {
+    BlockDaemonSignals();
     auto source = std::make_unique<FakePodSource>();
+    if (!pods.empty()) source->SetPods(std::move(pods));
     auto monitor = std::make_unique<FakeMonitor>();
     source_ = source.get();
     monitor_ = monitor.get();
     absl::StatusOr<std::unique_ptr<Daemon>> daemon =
-        Daemon::Create(options, std::move(source), &box_, std::move(monitor));
+        Daemon::Create(Options(), std::move(source), &box_, std::move(monitor));
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = *std::move(daemon);
     loop_ = std::thread([this] { run_status_ = daemon_->Run(); });
+  }
+
+  // Writes a checkpoint with one record for the test pod's container "app".
+  void SaveCheckpoint(CpuSet cpus) {
+    CheckpointData data;
+    CheckpointEntry entry;
+    entry.record.pod_uid = kUid;
+    entry.record.pod_key = "default/web";
+    entry.record.container = "app";
+    entry.record.assignment = Assignment{cpus, CpuSet{0}, CpuSet{0}};
+    data.entries.push_back(entry);
+    ASSERT_TRUE(CheckpointStore(state_dir_).Save(data).ok());
+  }
+
+  // The CPUs of the checkpoint's only record, or "" when it has none or another count.
+  std::string CheckpointCpus() const {
+    absl::StatusOr<CheckpointData> saved = CheckpointStore(state_dir_).Load();
+    if (!saved.ok() || saved->entries.size() != 1) return "";
+    return saved->entries[0].record.assignment.cpus.ToString();
+  }
+
+  // The test pod's container "app" in the latest snapshot, if the snapshot has it.
+  std::optional<ContainerState> SnapshotApp() const {
+    std::shared_ptr<const DaemonSnapshot> snapshot = box_.Get();
+    for (const ContainerState& container : snapshot->containers) {
+      if (container.pod_uid == kUid && container.container == "app") return container;
+    }
+    return std::nullopt;
   }
 
   void TearDown() override {
@@ -213,6 +295,8 @@ class DaemonLoopTest : public testing::Test {
   std::string container_dir_;
   std::string state_dir_;
   std::vector<std::string> made_;
+  absl::Duration readback_interval_ = absl::Seconds(30);
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> log_lines_;
   SnapshotBox box_;
   FakePodSource* source_ = nullptr;
   FakeMonitor* monitor_ = nullptr;
@@ -312,6 +396,191 @@ TEST_F(DaemonLoopTest, CheckpointCpuThatNoLongerExistsIsReleased) {
     return saved.ok() && saved->entries.size() == 1 &&
            saved->entries[0].record.assignment.cpus.ToString() == "1";
   })) << "the checkpoint no longer holds CPU 7";
+}
+
+TEST_F(DaemonLoopTest, CheckpointCpuNotInTopologyKeepsLiveCpu) {
+  ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{7}));
+  WriteFile(container_dir_ + "/cpuset.cpus", "1");
+  // A fresh assignment would follow the annotation to node 0 and move the container.
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod(1000, "0")}));
+
+  EXPECT_TRUE(WaitFor([&] { return CheckpointCpus() == "1"; }))
+      << "the live cpuset replaces CPU 7; checkpoint has \"" << CheckpointCpus() << "\"";
+  ASSERT_TRUE(WaitFor([&] { return SnapshotApp().has_value() && SnapshotApp()->exclusive; }));
+  EXPECT_EQ(SnapshotApp()->cpus.ToString(), "1");
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1") << "the container was not moved";
+}
+
+TEST_F(DaemonLoopTest, WrongCheckpointRecordHoldsLiveCpu) {
+  ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{7}));
+  WriteFile(container_dir_ + "/cpuset.cpus", "1");
+  // Two CPUs would empty the shared pool, so neither the record nor a fresh assignment can
+  // stand. The CPU the container runs on is held for it.
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod(2000, "1")}));
+
+  EXPECT_TRUE(WaitFor([&] { return CheckpointCpus() == "1"; }))
+      << "CPU 1 is held; checkpoint has \"" << CheckpointCpus() << "\"";
+  ASSERT_TRUE(WaitFor([&] { return SnapshotApp().has_value() && SnapshotApp()->exclusive; }));
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1");
+  std::shared_ptr<const DaemonSnapshot> snapshot = box_.Get();
+  ASSERT_EQ(snapshot->cpus.size(), 2u);
+  EXPECT_EQ(snapshot->cpus[1].owner, CpuOwner::kExclusive) << "CPU 1 is out of the shared pool";
+}
+
+TEST_F(DaemonLoopTest, RebuildSkipsSharedPoolCpuset) {
+  WriteFile(state_dir_ + "/" + kCheckpointFileName, "not a checkpoint");
+  const std::string burstable = root_ + "/kubepods/burstable";
+  const std::string burstable_dir =
+      absl::StrCat(burstable, "/pod", kBurstableUid, "/", kBurstableId);
+  for (const std::string& dir :
+       {burstable, absl::StrCat(burstable, "/pod", kBurstableUid), burstable_dir}) {
+    ASSERT_NO_FATAL_FAILURE(MakeCgroup(dir));
+  }
+  // Both containers run in the shared pool CPU 0 that the earlier numapind left.
+  WriteFile(container_dir_ + "/cpuset.cpus", "0");
+  WriteFile(burstable_dir + "/cpuset.cpus", "0");
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod(), BurstablePod()}));
+
+  EXPECT_TRUE(WaitFor([&] { return CheckpointCpus() == "1"; }))
+      << "a fresh assignment on node 1, not the shared CPU 0; checkpoint has \"" << CheckpointCpus()
+      << "\"";
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }));
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(burstable_dir + "/cpuset.cpus") == "0"; }));
+}
+
+TEST_F(DaemonLoopTest, InvalidContainerIdGetsNoCpus) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  Pod pod = GuaranteedPod();
+  pod.statuses[0].container_id = "containerd://../../escape";
+
+  source_->SetPods({pod});
+
+  ASSERT_TRUE(WaitFor([&] { return SnapshotApp().has_value(); }));
+  std::optional<ContainerState> app = SnapshotApp();
+  EXPECT_FALSE(app->exclusive);
+  EXPECT_NE(app->error.find("container id \"containerd://../../escape\" is invalid"),
+            std::string::npos)
+      << app->error;
+  EXPECT_EQ(box_.Get()->cpus[1].owner, CpuOwner::kShared) << "CPU 1 is not held for it";
+  EXPECT_EQ(CheckpointCpus(), "") << "no assignment was recorded";
+}
+
+TEST_F(DaemonLoopTest, SecondDaemonOnStateDirFails) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  SnapshotBox other_box;
+
+  absl::StatusOr<std::unique_ptr<Daemon>> second = Daemon::Create(
+      Options(), std::make_unique<FakePodSource>(), &other_box, std::make_unique<FakeMonitor>());
+
+  ASSERT_FALSE(second.ok());
+  const std::string message(second.status().message());
+  EXPECT_NE(message.find(absl::StrCat("state directory ", state_dir_)), std::string::npos)
+      << message;
+  EXPECT_NE(message.find(absl::StrCat("PID ", getpid())), std::string::npos) << message;
+}
+
+TEST_F(DaemonLoopTest, VanishedContainerCgroupIsLoggedOnce) {
+  readback_interval_ = absl::Milliseconds(50);
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod()}));
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }));
+
+  ASSERT_EQ(rmdir(container_dir_.c_str()), 0) << container_dir_;
+
+  EXPECT_TRUE(WaitFor([&] { return LogCount("Container cgroup vanished") >= 1; }));
+  usleep(500000);  // About ten more read-back ticks, which must not log it again.
+  EXPECT_EQ(LogCount("Container cgroup vanished"), 1);
+  EXPECT_TRUE(
+      WaitFor([&] { return SnapshotApp().has_value() && SnapshotApp()->cgroup_path.empty(); }));
+}
+
+TEST_F(DaemonLoopTest, VanishedKubepodsIsLoggedOnce) {
+  readback_interval_ = absl::Milliseconds(50);
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod()}));
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }));
+
+  for (auto dir = made_.rbegin(); dir != made_.rend() - 1; ++dir) {
+    ASSERT_EQ(rmdir(dir->c_str()), 0) << *dir;
+  }
+
+  EXPECT_TRUE(WaitFor([&] {
+    return LogCount("Kubepods cgroup vanished; no container is pinned until it is back") >= 1;
+  }));
+  usleep(500000);
+  EXPECT_EQ(LogCount("Kubepods cgroup vanished; no container is pinned until it is back"), 1);
+
+  const std::vector<std::string> tree(made_.begin() + 1, made_.end());
+  made_.resize(1);
+  for (const std::string& dir : tree) ASSERT_NO_FATAL_FAILURE(MakeCgroup(dir));
+
+  EXPECT_TRUE(WaitFor([&] { return LogCount("Kubepods cgroup is back; watching it again") == 1; }));
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }))
+      << "the container is pinned again in the new tree";
+}
+
+TEST_F(DaemonLoopTest, EditedManifestMovesNothing) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod(1000, "1")}));
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }));
+  const std::string changed =
+      "Pod manifest changed; running containers keep their CPUs and NUMA nodes";
+
+  source_->SetPods({GuaranteedPod(2000, "0")});
+  ASSERT_TRUE(WaitFor([&] { return LogCount(changed) >= 1; }));
+  source_->SetPods({GuaranteedPod(2000, "0")});
+  source_->SetPods({GuaranteedPod(2000, "0")});
+  usleep(300000);
+
+  EXPECT_EQ(LogCount(changed), 1) << "logged once per change";
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1");
+  EXPECT_EQ(CheckpointCpus(), "1");
+  ASSERT_TRUE(SnapshotApp().has_value());
+  EXPECT_EQ(SnapshotApp()->cpus.ToString(), "1");
+}
+
+TEST_F(DaemonLoopTest, NewContainerInRunningPodIsPinned) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod()}));
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }));
+  const std::string logger_id(64, 'e');
+  const std::string logger_dir = absl::StrCat(root_, "/kubepods/pod", kUid, "/", logger_id);
+  ASSERT_NO_FATAL_FAILURE(MakeCgroup(logger_dir));
+
+  Pod pod = GuaranteedPod();
+  ContainerSpec logger = pod.containers[0];
+  logger.name = "logger";
+  pod.containers.push_back(logger);
+  ContainerStatus status = pod.statuses[0];
+  status.name = "logger";
+  status.container_id = "containerd://" + logger_id;
+  pod.statuses.push_back(status);
+  source_->SetPods({pod});
+
+  // CPU 0 is the shared pool's last CPU, so the new container runs there, with the reason.
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(logger_dir + "/cpuset.cpus") == "0"; }));
+  std::optional<ContainerState> state;
+  for (const ContainerState& container : box_.Get()->containers) {
+    if (container.container == "logger") state = container;
+  }
+  ASSERT_TRUE(state.has_value()) << "the new container is tracked";
+  EXPECT_FALSE(state->exclusive);
+  EXPECT_NE(state->error.find("shared pool"), std::string::npos) << state->error;
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1") << "app keeps its CPU";
+}
+
+TEST_F(DaemonLoopTest, LateInvalidContainerIdReleasesCpus) {
+  Pod pod = GuaranteedPod();
+  pod.statuses[0].container_id = "";  // Pending: allocated before the runtime reports an id.
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({pod}));
+  ASSERT_TRUE(WaitFor([&] { return CheckpointCpus() == "1"; }));
+
+  pod.statuses[0].container_id = "containerd://../../escape";
+  source_->SetPods({pod});
+
+  EXPECT_TRUE(WaitFor([&] { return box_.Get()->cpus[1].owner == CpuOwner::kShared; }))
+      << "CPU 1 is back in the shared pool";
+  std::optional<ContainerState> app = SnapshotApp();
+  ASSERT_TRUE(app.has_value());
+  EXPECT_FALSE(app->exclusive);
+  EXPECT_NE(app->error.find("is invalid"), std::string::npos) << app->error;
+  EXPECT_TRUE(WaitFor([&] { return CheckpointCpus().empty(); })) << "the checkpoint dropped it";
 }
 
 }  // namespace

@@ -2,8 +2,8 @@
 # numapind end to end on real cgroups: a private kubepods tree under the v1 cpuset hierarchy,
 # real processes as containers, manifests as the pod source. Checks first pins (cpuset.cpus and
 # the kernel's Cpus_allowed_list) and drift repair: cpuset drift, shared drift, a second writer
-# in a loop. Then a container restart, SIGKILL and restart, a corrupt checkpoint, an invalid pod
-# uid, observe mode, and the shared pool after a pod is deleted.
+# in a loop. Then a container restart, an edited manifest, SIGKILL and restart, a corrupt
+# checkpoint, an invalid pod uid, observe mode, and the shared pool after a pod is deleted.
 #
 #   numapind_e2e.sh BUILD_DIR        needs root; exits 77 (skipped) without it
 #
@@ -127,6 +127,15 @@ check "pin latency observed for the new cgroup" at_least pin_latency_count 1
 echo "pin latency: $(dump pin_latency_count) pins, $(dump pin_latency_sum) s in total;" \
   "repair latency: $(dump repair_latency_count) repairs, $(dump repair_latency_sum) s in total"
 
+echo "=== edited manifest"
+# The pod now prefers node 0. Its running container stays on CPU 1, and the later restarts check
+# that it is restored there, not placed afresh on node 0.
+fake_node_write_pod guaranteed "$g_uid" Guaranteed "$g_id2" 0
+check "edited manifest logged" wait_for 5 log_has "Pod manifest changed; running containers keep"
+check "edited PreferredNUMANodeId moves nothing" equals cpus_of "$g_dir" 1
+sleep 0.5
+check "edited manifest logged once" equals grep -c "Pod manifest changed" "$FN_TMP/numapind.log" 1
+
 echo "=== SIGHUP"
 kill -HUP "$daemon_pid"
 check "reload logged" wait_for 3 log_has "Reloading on SIGHUP"
@@ -167,6 +176,7 @@ check "daemon starts on a corrupt checkpoint" start_daemon
 check "corrupt checkpoint logged" log_has "Checkpoint is unreadable"
 check "corrupt checkpoint kept aside" compgen -G "$FN_STATE/checkpoint.pb.corrupt-*" >/dev/null
 check "assignment rebuilt from the live cgroup" wait_for 5 equals cpus_of "$g_dir" 1
+check "rebuild adopted the live cpuset" log_has "Rebuilt assignment from the live cgroup"
 check "shared pool rebuilt" wait_for 5 equals cpus_of "$b_dir" 0
 check "daemon still running" kill -0 "$daemon_pid"
 

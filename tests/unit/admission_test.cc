@@ -18,6 +18,7 @@ namespace {
 using numapin::testing::MustLoadTopology;
 using numapin::testing::TopologyFixture;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Node 0 holds the even CPUs and node 1 the odd ones.
 Topology TwoNodesInterleaved() {
@@ -154,6 +155,18 @@ TEST(Admit, ZeroCpuExplainsBurstable) {
   EXPECT_THAT(Message(request.containers[0].error), HasSubstr("pod default/web container app"));
   EXPECT_THAT(Message(request.containers[0].error), HasSubstr("resources.requests.cpu \"0\""));
   EXPECT_THAT(Message(request.containers[0].error), HasSubstr("Burstable"));
+}
+
+TEST(Admit, ZeroCpuMessageReadsInFull) {
+  PodRequest request = Admit(WebPod("0"), TwoNodesInterleaved());
+  ASSERT_EQ(request.containers.size(), 1u);
+  const std::string message = Message(request.containers[0].error);
+  EXPECT_EQ(message,
+            "pod default/web container app: resources.requests.cpu \"0\" is not a positive whole "
+            "number of CPUs, and the kubelet counts a zero CPU quantity as unset, so the pod is "
+            "Burstable and every container runs in the shared pool; exclusive CPUs need a request "
+            "and limit of at least one CPU, such as \"1\" or \"1000m\"");
+  EXPECT_THAT(message, Not(HasSubstr("not a whole number"))) << "0 is a whole number";
 }
 
 TEST(Admit, ZeroCpuSidecarExplainsOthers) {

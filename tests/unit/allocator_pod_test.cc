@@ -92,6 +92,81 @@ TEST(AllocatorInit, SidecarKeepsItsCpus) {
   EXPECT_EQ(allocator.ExclusiveCpus().Size(), 4);
 }
 
+TEST(AllocatorAddContainers, AllocatesOnlyNewContainer) {
+  Topology topology = BuildTopology(1, 4, 1);
+  NodeAllocator allocator = MustCreate(topology);
+  allocator.AddRequest(MakeRequest("web", {{.name = "app", .cpus = 1}}));
+  const std::string app_before = CpusOf(allocator, "uid-web", "app");
+
+  std::vector<ContainerDecision> added = allocator.AddContainers(
+      MakeRequest("web", {{.name = "app", .cpus = 2}, {.name = "logger", .cpus = 1}}));
+
+  ASSERT_EQ(added.size(), 1u) << "only the new container is decided";
+  EXPECT_EQ(added[0].container, "logger");
+  EXPECT_TRUE(added[0].exclusive) << added[0].error;
+  EXPECT_EQ(CpusOf(allocator, "uid-web", "app"), app_before) << "a resized request moves nothing";
+  EXPECT_EQ(allocator.Find("uid-web", "app")->cpus.Size(), 1);
+  EXPECT_TRUE(allocator.Find("uid-web", "logger")
+                  ->cpus.Intersection(allocator.Find("uid-web", "app")->cpus)
+                  .Empty());
+  EXPECT_EQ(allocator.ExclusiveCpus().Size(), 2);
+}
+
+TEST(AllocatorAddContainers, SameContainersAddNothing) {
+  Topology topology = BuildTopology(1, 4, 1);
+  NodeAllocator allocator = MustCreate(topology);
+  allocator.AddRequest(OneContainer("web", 1));
+
+  EXPECT_TRUE(allocator.AddContainers(OneContainer("web", 1)).empty());
+  EXPECT_EQ(allocator.ExclusiveCpus().Size(), 1);
+}
+
+TEST(AllocatorAddContainers, UnknownPodIsAdded) {
+  Topology topology = BuildTopology(1, 4, 1);
+  NodeAllocator allocator = MustCreate(topology);
+
+  std::vector<ContainerDecision> added = allocator.AddContainers(OneContainer("web", 2));
+
+  ASSERT_EQ(added.size(), 1u);
+  EXPECT_TRUE(added[0].exclusive) << added[0].error;
+  EXPECT_TRUE(allocator.HasPod("uid-web"));
+}
+
+TEST(AllocatorReleaseContainer, ReturnsCpusToSharedPool) {
+  Topology topology = BuildTopology(1, 4, 1);
+  NodeAllocator allocator = MustCreate(topology);
+  allocator.AddRequest(
+      MakeRequest("web", {{.name = "app", .cpus = 2}, {.name = "log", .cpus = 1}}));
+  const CpuSet app_cpus = allocator.Find("uid-web", "app")->cpus;
+
+  CpuSet released =
+      allocator.ReleaseContainer("uid-web", "app", absl::InvalidArgumentError("invalid id"));
+
+  EXPECT_EQ(released, app_cpus);
+  EXPECT_EQ(allocator.Find("uid-web", "app"), nullptr);
+  ASSERT_NE(allocator.Find("uid-web", "log"), nullptr) << "the other container keeps its CPU";
+  EXPECT_EQ(allocator.ExclusiveCpus().Size(), 1);
+  std::vector<ContainerDecision> decisions = allocator.AddRequest(
+      MakeRequest("web", {{.name = "app", .cpus = 2}, {.name = "log", .cpus = 1}}));
+  ASSERT_EQ(decisions.size(), 2u);
+  EXPECT_FALSE(decisions[0].exclusive);
+  EXPECT_EQ(decisions[0].error.message(), "invalid id");
+}
+
+TEST(AllocatorReleaseContainer, KeepsCpusAnotherContainerReuses) {
+  Topology topology = BuildTopology(1, 4, 1);
+  NodeAllocator allocator = MustCreate(topology);
+  allocator.AddRequest(
+      MakeRequest("web", {{.name = "setup", .cpus = 2, .init = true}, {.name = "app", .cpus = 2}}));
+
+  CpuSet released =
+      allocator.ReleaseContainer("uid-web", "setup", absl::InvalidArgumentError("invalid id"));
+
+  EXPECT_TRUE(released.Empty()) << released.ToString() << " are app's CPUs too";
+  EXPECT_EQ(allocator.ExclusiveCpus().Size(), 2);
+  EXPECT_TRUE(allocator.ReleaseContainer("uid-web", "gone", absl::OkStatus()).Empty());
+}
+
 TEST(AllocatorAddPod, AdmitsInitSidecarAndAppContainers) {
   Topology topology = LoadFixture("24em64t-2n6c2t-pci.xml");
   NodeAllocator allocator = MustCreate(topology);
