@@ -79,6 +79,7 @@ class Daemon {
 
   // Pods and assignments (pods.cc).
   void RestoreAtStart(const std::map<std::string, Pod>& live);
+  bool DistrustEmptyFirstList(const std::map<std::string, Pod>& live);
   std::vector<LiveContainer> ObserveLiveCgroups(const std::map<std::string, Pod>& live);
   void LogRebuilt(const RecoveryOutcome& outcome);
   void LogRestored(const RecoveryOutcome& outcome);
@@ -142,6 +143,8 @@ class Daemon {
   bool rebuild_from_cgroups_ = false;
   bool checkpoint_loaded_ = false;
   bool first_sync_done_ = false;
+  // Set while an empty first pod list is not trusted (see DistrustEmptyFirstList).
+  std::optional<absl::Time> empty_first_list_since_;
   uint64_t checkpoint_generation_ = 0;
 
   // Counters for the snapshot.

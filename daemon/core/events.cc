@@ -128,6 +128,12 @@ void Daemon::PinTouched(std::vector<ManagedContainer*> touched) {
 }
 
 void Daemon::OnTimer() {
+  // A source that keeps listing no pods may never deliver that list again (the dir source reads
+  // only on changes), so the end of the wait is checked here.
+  if (!first_sync_done_ && empty_first_list_since_.has_value() &&
+      absl::Now() - *empty_first_list_since_ >= options_.empty_pod_list_wait) {
+    OnPods({});
+  }
   if (first_sync_done_) {
     LocateAll();
     ReconcileAll(Trigger::kReadback);

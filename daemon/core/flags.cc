@@ -44,6 +44,9 @@ ABSL_FLAG(std::string, node_name, "", "node label of every series (default: $NOD
 ABSL_FLAG(std::string, log_format, "text", "text (klog-like key=value) or json");
 ABSL_FLAG(absl::Duration, readback_interval, absl::Seconds(1),
           "time between read-backs of every managed cgroup's cpuset");
+ABSL_FLAG(absl::Duration, empty_pod_list_wait, absl::Seconds(30),
+          "at start-up, how long an empty pod list is not trusted while checkpointed pods still "
+          "have cgroups");
 ABSL_FLAG(std::string, monitor, "auto",
           "eBPF scheduler monitor: auto (run without it if it fails to load), on, off");
 ABSL_FLAG(std::string, dump_state_file, "",
@@ -175,6 +178,12 @@ absl::StatusOr<DaemonOptions> ParseFlags(int argc, char** argv) {
     return absl::InvalidArgumentError(
         absl::StrCat("--readback-interval=", absl::FormatDuration(options.readback_interval),
                      " is invalid; expected a positive duration such as 1s"));
+  }
+  options.empty_pod_list_wait = absl::GetFlag(FLAGS_empty_pod_list_wait);
+  if (options.empty_pod_list_wait < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--empty-pod-list-wait=", absl::FormatDuration(options.empty_pod_list_wait),
+        " is invalid; expected a duration of 0s (trust an empty list at once) or more"));
   }
   options.dump_state_file = absl::GetFlag(FLAGS_dump_state_file);
   return options;

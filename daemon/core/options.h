@@ -32,6 +32,7 @@ struct DaemonOptions {
   std::string node_name;
   log::Format log_format = log::Format::kText;
   absl::Duration readback_interval = absl::Seconds(1);
+  absl::Duration empty_pod_list_wait = absl::Seconds(30);
   Tristate monitor = Tristate::kAuto;
   std::string dump_state_file;  // When set, a JSON summary of each snapshot is written here.
 

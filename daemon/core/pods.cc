@@ -75,6 +75,7 @@ void Daemon::OnPods(std::vector<Pod> pods) {
   }
 
   if (!first_sync_done_) {
+    if (allocator_.has_value() && DistrustEmptyFirstList(live)) return;
     if (allocator_.has_value()) RestoreAtStart(live);
     first_sync_done_ = true;
     log::Info("First pod sync done", {{"pods", live.size()}});

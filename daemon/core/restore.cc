@@ -2,7 +2,10 @@
 // invalid record falls back to its container's live cpuset, and an unreadable checkpoint is
 // replaced by the cpusets that the live cgroups of exclusive containers contain. The decisions
 // are in daemon/state/recovery.cc; this file reads the cgroups and logs the outcomes.
+#include <set>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "daemon/core/daemon.h"
 #include "daemon/state/recovery.h"
 #include "policy/admission.h"
@@ -24,6 +27,39 @@ constexpr char kRecordFix[] =
 
 }  // namespace
 
+// A kubelet that has just started can serve /pods before it knows its pods, and a healthy one
+// always lists at least numapind's own pod. So an empty first list, while pods of the checkpoint
+// still have cgroups, is taken as not yet known: their CPUs stay claimed (no sync, not ready) for
+// --empty-pod-list-wait, and only then are they released.
+bool Daemon::DistrustEmptyFirstList(const std::map<std::string, Pod>& live) {
+  if (!live.empty() || !loaded_checkpoint_.has_value()) return false;
+  std::set<std::string> running;
+  for (const CheckpointEntry& entry : loaded_checkpoint_->entries) {
+    const AssignmentRecord& record = entry.record;
+    if (!ValidatePodUid(record.pod_uid).ok()) continue;
+    for (const std::string& dir :
+         PodCgroupCandidates(layout_, record.pod_uid, QosClass::kGuaranteed)) {
+      if (cpuset_files_->IsDirectory(dir)) running.insert(record.pod_key);
+    }
+  }
+  if (running.empty()) return false;
+
+  const absl::Time now = absl::Now();
+  const std::string pods = absl::StrJoin(running, ",");
+  if (!empty_first_list_since_.has_value()) {
+    empty_first_list_since_ = now;
+    log::Warning(
+        "The pod source lists no pods, but pods of the checkpoint still have cgroups; keeping "
+        "their CPUs until a list names them",
+        {{"pods", pods}, {"wait", absl::FormatDuration(options_.empty_pod_list_wait)}});
+  }
+  if (now - *empty_first_list_since_ < options_.empty_pod_list_wait) return true;
+  log::Warning("The pod source still lists no pods; releasing the checkpoint's assignments",
+               {{"pods", pods}, {"waited", absl::FormatDuration(now - *empty_first_list_since_)}});
+  empty_first_list_since_.reset();
+  return false;
+}
+
 void Daemon::RestoreAtStart(const std::map<std::string, Pod>& live) {
   if (!rebuild_from_cgroups_ && !loaded_checkpoint_.has_value()) return;
   const std::vector<LiveContainer> observed = ObserveLiveCgroups(live);
@@ -35,8 +71,6 @@ void Daemon::RestoreAtStart(const std::map<std::string, Pod>& live) {
     for (const CheckpointEntry& entry : loaded_checkpoint_->entries) {
       const AssignmentRecord& record = entry.record;
       auto pod = live.find(record.pod_uid);
-      // TODO: a first pod list that is valid but empty (a kubelet that has just restarted)
-      // releases every record here, so containers still running later get fresh assignments.
       if (pod == live.end() || !HasContainer(pod->second, record.container, record.init)) {
         log::Info("Released checkpoint assignment of a container that no longer runs",
                   {{"pod", record.pod_key},

@@ -24,6 +24,10 @@ daemon_pid=""
 kubelet_pid=""
 
 log_has() { grep -q -- "$1" "$FN_TMP/numapind.log"; }
+# log_mark, then log_since MARK PATTERN: whether PATTERN was logged after the mark.
+log_mark() { wc -l <"$FN_TMP/numapind.log"; }
+log_since() { tail -n "+$(($1 + 1))" "$FN_TMP/numapind.log" | grep -q -- "$2"; }
+synced() { grep -qs '"first_sync_done": true' "$FN_STATE/dump.json"; }
 requests() { wc -l <"$FN_TMP/requests"; }
 more_requests_than() { (($(requests) > $1)); }
 
@@ -57,7 +61,7 @@ start_kubelet() {
   wait_for 10 test -s "$FN_TMP/port"
 }
 
-# start_daemon TOKEN_FILE: numapind reading /pods every 200 ms with that bearer token.
+# start_daemon TOKEN_FILE [FLAG...]: numapind reading /pods every 200 ms with that bearer token.
 start_daemon() {
   rm -f "$FN_STATE/dump.json"
   "$numapind" --pod-source=kubelet --kubelet-url="https://127.0.0.1:$(cat "$FN_TMP/port")/pods" \
@@ -65,7 +69,7 @@ start_daemon() {
     --kubelet-poll-interval=200ms --cgroup-root="$FN_ROOT" \
     --topology='synthetic:numa:2 core:1 pu:1' --state-dir="$FN_STATE" --monitor=off \
     --readback-interval=200ms --dump-state-file="$FN_STATE/dump.json" \
-    --metrics-address=127.0.0.1:0 >>"$FN_TMP/numapind.log" 2>&1 &
+    --metrics-address=127.0.0.1:0 "${@:2}" >>"$FN_TMP/numapind.log" 2>&1 &
   daemon_pid=$!
 }
 
@@ -104,8 +108,7 @@ control ok "$guaranteed" "$besteffort"
 echo "=== first pin from /pods"
 check "fake kubelet listens" start_kubelet
 start_daemon "$FN_TMP/token"
-check "daemon syncs from the kubelet" wait_for 10 grep -qs '"first_sync_done": true' \
-  "$FN_STATE/dump.json"
+check "daemon syncs from the kubelet" wait_for 10 synced
 check "guaranteed cpuset.cpus is CPU 1 (preferred node 1)" wait_for 5 equals cpus_of "$g_dir" 1
 check "guaranteed process allowed CPU 1" equals fake_node_allowed "$g_pid" 1
 check "besteffort cpuset.cpus is the shared pool" wait_for 5 equals cpus_of "$e_dir" 0
@@ -131,9 +134,36 @@ check "401 logged with the fix" wait_for 10 log_has "check --kubelet-token-file"
 check "checkpointed assignment kept" equals cpus_of "$g_dir" 1
 stop_daemon TERM
 
+echo "=== empty first list while the pods run"
+# What a kubelet that has just restarted can serve. The pods' cgroups still exist, so numapind
+# keeps their checkpointed CPUs until a list names them.
+control ok
+mark=$(log_mark)
+start_daemon "$FN_TMP/token" --empty-pod-list-wait=60s
+check "empty list not trusted" wait_for 10 log_since "$mark" "lists no pods, but pods of the checkpoint"
+seen=$(requests)
+wait_for 10 more_requests_than $((seen + 2))
+check "no sync on the empty list" eval '! synced'
+check "checkpoint not released" eval "! log_since $mark 'Released checkpoint assignment'"
+control ok "$guaranteed" "$besteffort"
+check "daemon syncs once the pods are listed" wait_for 10 synced
+check "checkpointed assignment restored" log_since "$mark" "Restored assignment"
+check "guaranteed keeps CPU 1 after the wait" equals cpus_of "$g_dir" 1
+stop_daemon KILL
+
+echo "=== empty first list for longer than the wait"
+control ok
+mark=$(log_mark)
+start_daemon "$FN_TMP/token" --empty-pod-list-wait=1s
+check "daemon syncs after the wait" wait_for 10 synced
+check "release after the wait logged" log_since "$mark" "still lists no pods; releasing"
+check "checkpoint released" log_since "$mark" "Released checkpoint assignment"
+stop_daemon TERM
+
 echo "=== pod gone from /pods"
+control ok "$guaranteed" "$besteffort"
 start_daemon "$FN_TMP/token"
-check "daemon syncs again" wait_for 10 grep -qs '"first_sync_done": true' "$FN_STATE/dump.json"
+check "daemon syncs again" wait_for 10 synced
 fake_node_stop_container "$g_pid" "$g_dir"
 control ok "$besteffort"
 check "its CPU returns to the shared pool" wait_for 10 equals cpus_of "$e_dir" 0-1
