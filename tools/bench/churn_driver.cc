@@ -89,6 +89,13 @@ int Run(int argc, char** argv) {
       options.spare_unshared_cores = false;
     } else if (arg == "--keep-node-holes") {
       options.keep_node_holes = true;
+    } else if (absl::StartsWith(arg, "--")) {
+      // An unknown flag would otherwise be taken for the events file and then replaced by the
+      // next argument, so the replay would run with default options and look valid.
+      std::cerr << "bench-churn-driver: unknown flag " << arg
+                << "; known: --topology, --reserved-cpus, --spill-on-shortage, "
+                   "--share-unshared-cores, --keep-node-holes\n";
+      return 2;
     } else {
       events_path = arg;
     }
