@@ -118,7 +118,9 @@ absl::Status CpuPool::Shortage(const CpuRequest& request, const Fit& fit) const 
 // Returns the preferred node when it has room. Otherwise, unless the policy is strict with a
 // preferred node, returns the node with room that costs least (no container starts to share a
 // core, no fresh core is split). Ties go to the node that loses the fewest CPUs of a hole of half
-// a node (with keep_holes), then to the best fit (fewest CPUs left), then to the lowest id.
+// a node (with keep_holes), then to the best fit (fewest free CPUs left), then to the lowest id.
+// Best fit counts spared SMT siblings as free, because a 1-CPU request may still take them even
+// though this request may not.
 std::optional<int> CpuPool::ChooseNode(const CpuRequest& request, const Fit& fit) const {
   const int count = request.count;
   if (request.preferred_node) {
@@ -138,8 +140,9 @@ std::optional<int> CpuPool::ChooseNode(const CpuRequest& request, const Fit& fit
     int room = Room(tally, fit);
     if (room < count) continue;
     Cost cost = EstimateCost(tally, count, fit);
+    int free_left = (fit.whole_cores ? room : tally.free) - count;
     std::tuple<int, int, int, int, int> key{cost.sharing, cost.splits, HoleLoss(room, count, hole),
-                                            room - count, node_ids_[i]};
+                                            free_left, node_ids_[i]};
     if (!best || key < best_key) {
       best = static_cast<int>(i);
       best_key = key;
