@@ -40,7 +40,8 @@ struct AllocatorOptions {
   // without spared siblings may still take them, on the node where that costs least. It may do
   // so while afterwards at most this percentage of the live containers of 2 CPUs or more, this
   // one included and rounded down, have shared a core (as the node choice estimates it). 0 turns
-  // this off. At 15 it needs 7 such containers live, so a node that holds fewer keeps sparing.
+  // this off. Taking a spared sibling makes at least two containers share, so at 15 it needs 14
+  // such containers live, this one included. A node with fewer keeps strict sparing.
   int sharing_budget_percent = 15;
   // Among the NUMA nodes with room at equal cost, prefer the one where the request takes the
   // fewest CPUs out of a hole of half a node (half the largest node's CPUs), then the best fit.
