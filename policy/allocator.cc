@@ -36,6 +36,11 @@ absl::StatusOr<NodeAllocator> NodeAllocator::Create(const Topology& topology,
                      " leaves the shared pool empty: every assignable CPU (",
                      topology.assignable_cpus().ToString(), ") is reserved; reserve fewer CPUs"));
   }
+  if (options.sharing_budget_percent < 0 || options.sharing_budget_percent > 100) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid sharing budget ",
+                                                   options.sharing_budget_percent,
+                                                   "%: expected a percentage from 0 to 100"));
+  }
   return NodeAllocator(topology, std::move(options));
 }
 
@@ -129,6 +134,7 @@ absl::StatusOr<Assignment> NodeAllocator::AllocateContainer(const PodRequest& re
     cpu_request.strict = strict;
     cpu_request.whole_cores = whole_cores;
     cpu_request.spare_unshared = options_.spare_unshared_cores;
+    cpu_request.sharing_budget_percent = options_.sharing_budget_percent;
     cpu_request.keep_holes = options_.keep_node_holes;
     cpu_request.spill =
         !strict && (options_.spill_on_shortage || rest > pool_.LargestNodeCapacity(whole_cores));

@@ -36,6 +36,13 @@ struct AllocatorOptions {
   // or more that shares no core yet. When nothing else is free, the container runs in the shared
   // pool. The sibling stays in the shared pool, or goes to a 1-CPU container as a last resort.
   bool spare_unshared_cores = true;
+  // With spare_unshared_cores, a container of 2 CPUs or more that no NUMA node has room for
+  // without spared siblings may still take them, on the node where that costs least. It may do
+  // so while afterwards at most this percentage of the live containers of 2 CPUs or more, this
+  // one included and rounded down, have shared a core (as the node choice estimates it). 0 turns
+  // this off. Taking a spared sibling makes at least two containers share, so at 15 it needs 14
+  // such containers live, this one included. A node with fewer keeps strict sparing.
+  int sharing_budget_percent = 15;
   // Among the NUMA nodes with room at equal cost, prefer the one where the request takes the
   // fewest CPUs out of a hole of half a node (half the largest node's CPUs), then the best fit.
   // It helps when no request exceeds half a node. Off by default because it breaks up wholly free

@@ -31,6 +31,7 @@ absl::StatusOr<CpuSet> CpuPool::Choose(const CpuRequest& request) const {
   if (std::optional<int> node = ChooseNode(request, fit)) {
     return PickOnNode(*node, count, fit);
   }
+  if (std::optional<CpuSet> cpus = ChooseWithinSharingBudget(request, fit)) return *cpus;
   if (request.strict || !request.spill) return Shortage(request, fit);
 
   absl::StatusOr<std::vector<int>> nodes = ChooseSpill(request, fit);
@@ -45,6 +46,21 @@ absl::StatusOr<CpuSet> CpuPool::Choose(const CpuRequest& request) const {
   return chosen;
 }
 
+// Places a request that no node has room for without spared SMT siblings on the node where taking
+// them costs least, when the containers that would come to share a core fit in the sharing
+// budget. Returns nullopt otherwise.
+std::optional<CpuSet> CpuPool::ChooseWithinSharingBudget(const CpuRequest& request,
+                                                         const Fit& fit) const {
+  if (!fit.spare_unshared || request.sharing_budget_percent <= 0) return std::nullopt;
+  const Fit unspared{fit.whole_cores, false};
+  std::optional<int> node = ChooseNode(request, unspared);
+  if (!node) return std::nullopt;
+
+  Cost cost = EstimateCost(node_tallies_[*node], request.count, unspared);
+  if (cost.sharing > SharingAllowance(request.sharing_budget_percent)) return std::nullopt;
+  return PickOnNode(*node, request.count, unspared);
+}
+
 // Builds the error for a request that no single node has room for, with the counts an operator
 // needs to see why.
 absl::Status CpuPool::Shortage(const CpuRequest& request, const Fit& fit) const {
@@ -53,11 +69,18 @@ absl::Status CpuPool::Shortage(const CpuRequest& request, const Fit& fit) const 
   auto spared = [&](const NodeTally& tally) {
     return fit.spare_unshared ? tally.neighbor_free[static_cast<int>(Neighbor::kMultiple)] : 0;
   };
-  auto spared_note = [](int cpus) {
-    return cpus == 0 ? std::string()
-                     : absl::StrCat("; ", cpus,
+  auto spared_note = [&](int cpus) {
+    if (cpus == 0) return std::string();
+    std::string note = absl::StrCat("; ", cpus,
                                     " more are spared as SMT siblings of containers of 2 or more "
                                     "CPUs that share no core");
+    if (request.sharing_budget_percent > 0) {
+      absl::StrAppend(&note, ", and the sharing budget (", request.sharing_budget_percent,
+                      "% of the containers of 2 or more CPUs) lets ",
+                      SharingAllowance(request.sharing_budget_percent),
+                      " more of them share a core");
+    }
+    return note;
   };
 
   if (request.strict && request.preferred_node) {
@@ -95,7 +118,9 @@ absl::Status CpuPool::Shortage(const CpuRequest& request, const Fit& fit) const 
 // Returns the preferred node when it has room. Otherwise, unless the policy is strict with a
 // preferred node, returns the node with room that costs least (no container starts to share a
 // core, no fresh core is split). Ties go to the node that loses the fewest CPUs of a hole of half
-// a node (with keep_holes), then to the best fit (fewest CPUs left), then to the lowest id.
+// a node (with keep_holes), then to the best fit (fewest free CPUs left), then to the lowest id.
+// Best fit counts spared SMT siblings as free, because a 1-CPU request may still take them even
+// though this request may not.
 std::optional<int> CpuPool::ChooseNode(const CpuRequest& request, const Fit& fit) const {
   const int count = request.count;
   if (request.preferred_node) {
@@ -115,8 +140,9 @@ std::optional<int> CpuPool::ChooseNode(const CpuRequest& request, const Fit& fit
     int room = Room(tally, fit);
     if (room < count) continue;
     Cost cost = EstimateCost(tally, count, fit);
+    int free_left = (fit.whole_cores ? room : tally.free) - count;
     std::tuple<int, int, int, int, int> key{cost.sharing, cost.splits, HoleLoss(room, count, hole),
-                                            room - count, node_ids_[i]};
+                                            free_left, node_ids_[i]};
     if (!best || key < best_key) {
       best = static_cast<int>(i);
       best_key = key;

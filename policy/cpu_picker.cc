@@ -127,6 +127,7 @@ void CpuPool::Take(const CpuSet& cpus, int owner, int container_size) {
   });
   if (claimed.Empty()) return;
   Owner& holder = owners_[owner];
+  if (holder.size == 0 && container_size >= 2) ++multi_cpu_owners_;
   holder.size = container_size;
   holder.cpus |= claimed;
   free_ -= claimed;
@@ -154,6 +155,7 @@ void CpuPool::MarkSharing(const std::vector<int>& cores) {
       Owner& holder = owners_.at(id);
       if (holder.size >= 2 && !holder.shared) {
         holder.shared = true;
+        ++sharing_multi_cpu_owners_;
         flagged.push_back(id);
       }
     }
@@ -174,7 +176,11 @@ void CpuPool::Release(const CpuSet& cpus) {
     if (cpu >= static_cast<int>(owner_.size()) || owner_[cpu] <= kFreeCpu) return;
     auto holder = owners_.find(owner_[cpu]);
     holder->second.cpus.Remove(cpu);
-    if (holder->second.cpus.Empty()) owners_.erase(holder);
+    if (holder->second.cpus.Empty()) {
+      if (holder->second.size >= 2) --multi_cpu_owners_;
+      if (holder->second.size >= 2 && holder->second.shared) --sharing_multi_cpu_owners_;
+      owners_.erase(holder);
+    }
     owner_[cpu] = kFreeCpu;
     released.Add(cpu);
     touched.push_back(core_of_cpu_[cpu]);
@@ -184,6 +190,11 @@ void CpuPool::Release(const CpuSet& cpus) {
   std::sort(touched.begin(), touched.end());
   touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
   for (int core : touched) Retally(core);
+}
+
+int CpuPool::SharingAllowance(int budget_percent) const {
+  int budget = budget_percent * (multi_cpu_owners_ + 1) / 100;
+  return std::max(0, budget - sharing_multi_cpu_owners_);
 }
 
 int CpuPool::LargestNodeCapacity(bool whole_cores) const {

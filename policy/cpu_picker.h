@@ -21,6 +21,10 @@ struct CpuRequest {
   // A request of 2 CPUs or more takes no free SMT sibling of a container of 2 CPUs or more that
   // shares no core yet.
   bool spare_unshared = false;
+  // With spare_unshared, the spared siblings may still be taken when no node has room without
+  // them, if afterwards at most this percentage of the live containers of 2 CPUs or more share a
+  // core.
+  int sharing_budget_percent = 0;
   // Among nodes of equal cost, prefer the one whose room below half a node shrinks least.
   bool keep_holes = false;
   // Whether the request may be spread over several NUMA nodes when no single node has room.
@@ -118,6 +122,10 @@ class CpuPool {
   int Room(const NodeTally& tally, const Fit& fit) const;
 
   std::optional<int> ChooseNode(const CpuRequest& request, const Fit& fit) const;
+  std::optional<CpuSet> ChooseWithinSharingBudget(const CpuRequest& request, const Fit& fit) const;
+  // How many more containers of 2 CPUs or more may come to share a core when one more such
+  // container is placed.
+  int SharingAllowance(int budget_percent) const;
   absl::Status Shortage(const CpuRequest& request, const Fit& fit) const;
   absl::StatusOr<std::vector<int>> ChooseSpill(const CpuRequest& request, const Fit& fit) const;
   CpuSet PickOnNode(int position, int count, const Fit& fit) const;
@@ -139,6 +147,8 @@ class CpuPool {
   std::vector<int> node_whole_capacity_;
   CpuSet free_;
   CpuSet taken_;
+  int multi_cpu_owners_ = 0;          // Live containers of 2 CPUs or more.
+  int sharing_multi_cpu_owners_ = 0;  // Those of them that have shared a core.
 };
 
 }  // namespace numapin

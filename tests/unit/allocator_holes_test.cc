@@ -80,6 +80,22 @@ TEST(AllocatorHoles, EqualLossGoesToTheBestFit) {
   EXPECT_EQ(allocator.SharedPool().ToString(), "4-7");
 }
 
+TEST(AllocatorHoles, BestFitCountsSparedSiblingsAsFree) {
+  Topology topology = TwoNodes();
+  NodeAllocator allocator = MustCreate(topology);
+  ContainerDecision odd = AddOne(allocator, OneContainer("odd", 3, /*preferred_node=*/0));
+  ASSERT_EQ(odd.assignment.cpus.ToString(), "0-2") << "CPU 3 is the spared sibling of odd";
+  AddOne(allocator, OneContainer("filler", 4, /*preferred_node=*/1));
+
+  // Both nodes have room for 4 CPUs of a 2-CPU request at no cost, but node 0 also has CPU 3 free
+  // for a later 1-CPU request, so node 1 is the tighter fit.
+  ContainerDecision decision = AddOne(allocator, OneContainer("a", 2));
+
+  ASSERT_TRUE(decision.exclusive) << decision.error;
+  EXPECT_EQ(decision.assignment.numa_nodes.ToString(), "1");
+  EXPECT_EQ(decision.assignment.cpus.ToString(), "12-13");
+}
+
 TEST(AllocatorHoles, CostComesBeforeTheHole) {
   Topology topology = TwoNodes();
   NodeAllocator allocator = KeepingHoles(topology);

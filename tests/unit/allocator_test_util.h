@@ -87,6 +87,14 @@ inline NodeAllocator MustCreate(const Topology& topology, AllocatorOptions optio
   return *std::move(allocator);
 }
 
+// Adds a pod of one container and returns its decision, failing the test when there is not
+// exactly one.
+inline ContainerDecision AddOne(NodeAllocator& allocator, const PodRequest& request) {
+  std::vector<ContainerDecision> decisions = allocator.AddRequest(request);
+  EXPECT_EQ(decisions.size(), 1u);
+  return decisions.empty() ? ContainerDecision() : decisions[0];
+}
+
 // Whether every core that `cpus` touches lies wholly inside `cpus`.
 inline bool CoversWholeCores(const Topology& topology, const CpuSet& cpus) {
   bool whole = true;

@@ -4,13 +4,14 @@
 // does not expose.
 //
 //   bench-churn-driver --topology=xml:PATH [--reserved-cpus=LIST] [--spill-on-shortage]
-//   [--share-unshared-cores] [--keep-node-holes] EVENTS
+//   [--share-unshared-cores] [--keep-node-holes] [--sharing-budget-percent=N] EVENTS
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "nlohmann/json.hpp"
 #include "policy/allocator.h"
 #include "policy/pod.h"
@@ -89,13 +90,27 @@ int Run(int argc, char** argv) {
       options.spare_unshared_cores = false;
     } else if (arg == "--keep-node-holes") {
       options.keep_node_holes = true;
+    } else if (absl::StartsWith(arg, "--sharing-budget-percent=")) {
+      if (!absl::SimpleAtoi(arg.substr(25), &options.sharing_budget_percent)) {
+        std::cerr << "bench-churn-driver: invalid number in " << arg
+                  << "; expected a percentage from 0 to 100\n";
+        return 2;
+      }
+    } else if (absl::StartsWith(arg, "--")) {
+      // An unknown flag would otherwise be taken for the events file and then replaced by the
+      // next argument, so the replay would run with default options and look valid.
+      std::cerr << "bench-churn-driver: unknown flag " << arg
+                << "; known: --topology, --reserved-cpus, --spill-on-shortage, "
+                   "--share-unshared-cores, --keep-node-holes, --sharing-budget-percent\n";
+      return 2;
     } else {
       events_path = arg;
     }
   }
   if (source.empty() || events_path.empty()) {
     std::cerr << "usage: bench-churn-driver --topology=xml:PATH [--reserved-cpus=LIST] "
-                 "[--spill-on-shortage] [--share-unshared-cores] [--keep-node-holes] EVENTS\n";
+                 "[--spill-on-shortage] [--share-unshared-cores] [--keep-node-holes] "
+                 "[--sharing-budget-percent=N] EVENTS\n";
     return 2;
   }
   absl::StatusOr<Topology> topology = LoadTopology(source);

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "tools/numapinctl/commands.h"
@@ -187,11 +188,14 @@ int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::os
        "keep containers of 2+ CPUs off the free SMT siblings of other such containers"},
       {"keep-node-holes", true, "",
        "among equal-cost NUMA nodes, prefer the one that keeps a hole of half a node"},
+      {"sharing-budget-percent", false, "15",
+       "with spare-unshared-cores, the max percentage of live containers of 2+ CPUs that may "
+       "share a core when sparing would reject a container (0 to 100, 0 for none)"},
   };
   const std::string usage =
       "numapinctl simulate [--topology=SOURCE] [--reserved-cpus=LIST] [--full-pcpus-only] "
       "[--strict-cpu-reservation] [--spill-on-shortage] [--spare-unshared-cores=false] "
-      "[--keep-node-holes] "
+      "[--keep-node-holes] [--sharing-budget-percent=N] "
       "[EVENTS.jsonl|-]";
   absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, specs);
   if (!parsed.ok()) {
@@ -225,6 +229,11 @@ int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::os
   options.spill_on_shortage = parsed->GetBool("spill-on-shortage");
   options.spare_unshared_cores = parsed->GetBool("spare-unshared-cores");
   options.keep_node_holes = parsed->GetBool("keep-node-holes");
+  if (!absl::SimpleAtoi(parsed->Get("sharing-budget-percent"), &options.sharing_budget_percent)) {
+    err << "numapinctl simulate: --sharing-budget-percent: invalid number \""
+        << parsed->Get("sharing-budget-percent") << "\"; expected a percentage from 0 to 100\n";
+    return kExitUsage;
+  }
   absl::StatusOr<NodeAllocator> allocator = NodeAllocator::Create(*topology, options);
   if (!allocator.ok()) {
     err << "numapinctl simulate: " << allocator.status().message() << "\n";
