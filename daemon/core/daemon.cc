@@ -337,6 +337,7 @@ void Daemon::ReconcileAll(Trigger trigger) {
     if (!container.terminated) scope.push_back(&container);
   }
   reconciler_->Run(scope, ExclusiveCpus(), trigger);
+  if (trigger == Trigger::kReadback) reconciler_->CloseUnreadFiles();
 }
 
 void Daemon::ScanForUnknownCgroups() {
