@@ -145,6 +145,7 @@ class Daemon {
   MonitorCounters counters_;
 
   std::function<void(const DaemonSnapshot&)> publish_hook_;
+  std::string last_dump_;  // Text of the last --dump-state-file written.
   int epoll_fd_ = -1;
   int timer_fd_ = -1;
   int signal_fd_ = -1;
