@@ -333,6 +333,7 @@ void Daemon::LocateAll() {
 void Daemon::ReconcileAll(Trigger trigger) {
   if (options_.mode == DaemonMode::kObserve && !cpu_manager_state_valid_) return;
   std::vector<ManagedContainer*> scope;
+  scope.reserve(containers_.size());
   for (auto& [key, container] : containers_) {
     if (!container.terminated) scope.push_back(&container);
   }
