@@ -30,6 +30,8 @@ class CpusetReadback {
   // cgroup is gone, Internal when a file does not contain a list. A kept descriptor of a removed
   // cgroup fails with ENODEV. After any failed pread the file is read through its path, so a
   // cgroup removed and made again under the same name is read, not the removed one.
+  // NOTE: a renamed cgroup is still read through its kept descriptors, where a read by path would
+  // return NotFound. Container runtimes remove and make container cgroups but do not rename them.
   absl::StatusOr<CpusetValues> Read(const std::string& dir);
 
   // Closes the files of every cgroup not read since the previous call. Call it after a run that
