@@ -54,6 +54,10 @@ class RealCgroupFiles : public CgroupFiles {
     return status;
   }
 
+  absl::StatusOr<int> OpenForReading(const std::string& dir, const std::string& file) override {
+    return OpenFile(dir, file, O_RDONLY);
+  }
+
   bool IsDirectory(const std::string& dir) override {
     if (dir.empty()) return true;
     if (!ValidateRelativePath(dir).ok()) return false;

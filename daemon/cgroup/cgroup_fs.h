@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
 namespace numapin {
@@ -23,6 +24,12 @@ class CgroupFiles {
   virtual absl::StatusOr<std::string> Read(const std::string& dir, const std::string& file) = 0;
   virtual absl::Status Write(const std::string& dir, const std::string& file,
                              const std::string& value) = 0;
+  // Opens `file` of `dir` for reading and returns the descriptor, which the caller closes.
+  // Unimplemented where there are no real files (test fakes), so callers fall back to Read.
+  virtual absl::StatusOr<int> OpenForReading(const std::string& dir, const std::string& file) {
+    return absl::UnimplementedError(
+        absl::StrCat("opening ", AbsolutePath(dir), "/", file, " failed: no real file system"));
+  }
   virtual bool IsDirectory(const std::string& dir) = 0;
   // Names of the subdirectories of `dir`.
   virtual absl::StatusOr<std::vector<std::string>> ListDirectories(const std::string& dir) = 0;

@@ -11,16 +11,21 @@ namespace {
 absl::StatusOr<CpuSet> ReadSet(CgroupFiles* files, const std::string& dir, const char* file) {
   absl::StatusOr<std::string> text = files->Read(dir, file);
   if (!text.ok()) return text.status();
-  absl::StatusOr<CpuSet> set = CpuSet::Parse(*text);
+  return ParseCpusetFile(*files, dir, file, *text);
+}
+
+}  // namespace
+
+absl::StatusOr<CpuSet> ParseCpusetFile(const CgroupFiles& files, const std::string& dir,
+                                       const char* file, absl::string_view text) {
+  absl::StatusOr<CpuSet> set = CpuSet::Parse(text);
   if (!set.ok()) {
-    return absl::InternalError(absl::StrCat(files->AbsolutePath(dir), "/", file, " contains \"",
-                                            absl::StripAsciiWhitespace(*text),
+    return absl::InternalError(absl::StrCat(files.AbsolutePath(dir), "/", file, " contains \"",
+                                            absl::StripAsciiWhitespace(text),
                                             "\", not a list: ", set.status().message()));
   }
   return set;
 }
-
-}  // namespace
 
 absl::StatusOr<CpusetValues> CpusetWriter::Read(const std::string& dir) {
   CpusetValues values;

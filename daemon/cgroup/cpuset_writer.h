@@ -37,6 +37,11 @@ struct CpusetWriteResult {
   absl::Status status;  // The first failed read or write.
 };
 
+// Parses the text of a cpuset list file; Internal, naming the file and its text, when the text
+// is not in the kernel's list format.
+absl::StatusOr<CpuSet> ParseCpusetFile(const CgroupFiles& files, const std::string& dir,
+                                       const char* file, absl::string_view text);
+
 class CpusetWriter {
  public:
   // `all_mems`: every NUMA node with memory, for v1 cgroups with empty mems whose parent's

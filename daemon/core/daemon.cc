@@ -353,10 +353,12 @@ void Daemon::CheckKubepodsTree() {
 void Daemon::ReconcileAll(Trigger trigger) {
   if (options_.mode == DaemonMode::kObserve && !cpu_manager_state_valid_) return;
   std::vector<ManagedContainer*> scope;
+  scope.reserve(containers_.size());
   for (auto& [key, container] : containers_) {
     if (!container.terminated) scope.push_back(&container);
   }
   reconciler_->Run(scope, ExclusiveCpus(), trigger);
+  if (trigger == Trigger::kReadback) reconciler_->CloseUnreadFiles();
 }
 
 void Daemon::ScanForUnknownCgroups() {

@@ -21,6 +21,7 @@
 #include "daemon/core/monitor_port.h"
 #include "daemon/core/options.h"
 #include "daemon/core/reconciler.h"
+#include "daemon/core/state_dump.h"
 #include "daemon/pod_source.h"
 #include "daemon/snapshot.h"
 #include "daemon/state/checkpoint.h"
@@ -168,6 +169,7 @@ class Daemon {
   MonitorCounters counters_;
 
   std::function<void(const DaemonSnapshot&)> publish_hook_;
+  std::optional<DumpedState> last_dump_;  // Values of the last --dump-state-file write.
   int epoll_fd_ = -1;
   int timer_fd_ = -1;
   int signal_fd_ = -1;

@@ -1,5 +1,9 @@
 // numapind: flags, logging, and the event loop.
+#include <sys/resource.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "daemon/core/daemon.h"
 #include "daemon/core/log.h"
@@ -14,6 +18,29 @@
 #define NUMAPIN_HAVE_METRICS 1
 #endif
 
+namespace {
+
+// Raises the soft open-file limit to the hard one. The read-back keeps two files open per
+// container, up to half the soft limit. The soft limit is often 1024 while the hard one is far
+// higher, and every cgroup past the budget is opened again on each read-back.
+void RaiseOpenFileLimit() {
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    numapin::log::Warning("Raising the open file limit failed; the read-back reopens more files",
+                          {{"soft", static_cast<uint64_t>(before)},
+                           {"hard", static_cast<uint64_t>(limit.rlim_max)},
+                           {"error", std::strerror(errno)}});
+    return;
+  }
+  numapin::log::Info("Raised the open file limit", {{"from", static_cast<uint64_t>(before)},
+                                                    {"to", static_cast<uint64_t>(limit.rlim_max)}});
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   absl::StatusOr<numapin::DaemonOptions> options = numapin::ParseFlags(argc, argv);
   if (!options.ok()) {
@@ -23,6 +50,7 @@ int main(int argc, char** argv) {
   numapin::log::Init(options->log_format);
   // Blocked before any thread starts, so that only the loop's signalfd receives them.
   numapin::BlockDaemonSignals();
+  RaiseOpenFileLimit();
 
   absl::StatusOr<std::unique_ptr<numapin::PodSource>> source =
       numapin::MakePodSource(options->pod_source);

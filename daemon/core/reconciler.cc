@@ -31,7 +31,8 @@ Reconciler::Reconciler(ReconcilerConfig config, CgroupFiles* cpuset_files, Cgrou
       cpuset_files_(cpuset_files),
       cpu_files_(cpu_files),
       stats_(stats),
-      writer_(cpuset_files, config_.layout.version, config_.all_mems) {}
+      writer_(cpuset_files, config_.layout.version, config_.all_mems),
+      readback_(cpuset_files, CpusetReadback::DefaultMaxOpenFiles()) {}
 
 std::string Reconciler::FindPodDir(const std::string& pod_uid, QosClass qos) {
   if (!ValidatePodUid(pod_uid).ok()) return "";
@@ -214,7 +215,7 @@ void Reconciler::Run(const std::vector<ManagedContainer*>& scope, const CpuSet& 
   std::vector<CpusetTarget> leaves;
   for (ManagedContainer* container : scope) {
     if (container->cgroup_dir.empty()) continue;
-    absl::StatusOr<CpusetValues> found = writer_.Read(container->cgroup_dir);
+    absl::StatusOr<CpusetValues> found = readback_.Read(container->cgroup_dir);
     if (!found.ok()) {
       if (absl::IsNotFound(found.status())) {
         // The container exited and its cgroup went away; a restart is located again. Clearing

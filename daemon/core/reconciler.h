@@ -8,6 +8,7 @@
 
 #include "absl/time/time.h"
 #include "daemon/cgroup/cgroup_fs.h"
+#include "daemon/cgroup/cpuset_readback.h"
 #include "daemon/cgroup/cpuset_writer.h"
 #include "daemon/cgroup/layout.h"
 #include "daemon/core/container.h"
@@ -59,6 +60,10 @@ class Reconciler {
   // never runs on exclusive CPUs while numapind waits for its id.
   void PinUnknown(const std::string& dir, const CpuSet& shared_pool);
 
+  // Closes the kept cpuset files of cgroups that no run read since the last call. The daemon
+  // calls it after each periodic read-back, which reads every live container.
+  void CloseUnreadFiles() { readback_.CloseUnread(); }
+
   const ReconcilerConfig& config() const { return config_; }
   CgroupFiles* cpuset_files() { return cpuset_files_; }
 
@@ -76,6 +81,7 @@ class Reconciler {
   CgroupFiles* cpu_files_;
   EnforcementStats* stats_;
   CpusetWriter writer_;
+  CpusetReadback readback_;
   log::RateLimiter limiter_;
 };
 
