@@ -25,12 +25,21 @@ const LiveContainer* FindLive(const std::vector<LiveContainer>& live,
   return nullptr;
 }
 
+// Returns whether `other`'s live cpuset names CPUs that `container` cannot share. A container
+// that was never pinned (its pod was created while numapind was down) inherits every assignable
+// CPU, so its cpuset claims nothing. Counting it would cost every pinned container its CPUs.
+bool Conflicts(const LiveContainer& container, const LiveContainer& other,
+               const CpuSet& assignable) {
+  return &other != &container && other.exclusive_cpus != 0 && other.cpus.has_value() &&
+         *other.cpus != assignable && !MayShareCpus(container, other);
+}
+
 // The CPUs of other exclusive containers' live cpusets that `container` may not share.
-CpuSet OtherExclusiveCpus(const LiveContainer& container, const std::vector<LiveContainer>& live) {
+CpuSet OtherExclusiveCpus(const LiveContainer& container, const std::vector<LiveContainer>& live,
+                          const CpuSet& assignable) {
   CpuSet others;
   for (const LiveContainer& other : live) {
-    if (&other == &container || other.exclusive_cpus == 0 || !other.cpus.has_value()) continue;
-    if (!MayShareCpus(container, other)) others |= *other.cpus;
+    if (Conflicts(container, other, assignable)) others |= *other.cpus;
   }
   return others;
 }
@@ -69,7 +78,7 @@ CpuSet HoldableCpus(const LiveContainer& container, const std::vector<LiveContai
   CpuSet cpus = container.cpus->Intersection(assignable);
   cpus -= allocator.options().reserved_cpus;
   cpus -= LiveSharedPool(live);
-  cpus -= OtherExclusiveCpus(container, live);
+  cpus -= OtherExclusiveCpus(container, live, assignable);
   cpus -= allocator.ExclusiveCpus();
   return cpus;
 }
@@ -124,10 +133,7 @@ absl::Status CheckLiveAssignment(const LiveContainer& container,
                                                       " that shared-pool containers run on"));
   }
   for (const LiveContainer& other : live) {
-    if (&other == &container || other.exclusive_cpus == 0 || !other.cpus.has_value() ||
-        MayShareCpus(container, other)) {
-      continue;
-    }
+    if (!Conflicts(container, other, assignable)) continue;
     if (CpuSet overlap = cpus.Intersection(*other.cpus); !overlap.Empty()) {
       return absl::FailedPreconditionError(absl::StrCat(
           found, "CPUs ", overlap.ToString(), " are also in the cpuset of pod ", other.pod_key,
