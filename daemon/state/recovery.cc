@@ -152,12 +152,21 @@ std::vector<RecoveryOutcome> RecoverFromCheckpoint(const std::vector<AssignmentR
   for (const AssignmentRecord& record : records) {
     RecoveryOutcome outcome;
     outcome.record = record;
-    outcome.record_error = Claim(allocator, record);
-    if (outcome.record_error.ok()) {
-      outcome.source = RecoverySource::kCheckpoint;
-      outcome.cpus = record.assignment.cpus;
-    }
     outcomes.push_back(std::move(outcome));
+  }
+  // When two records name one CPU, the record of the container that still runs there wins. In
+  // file order, a record of a container that never ran there could move the other one off it.
+  for (bool matching : {true, false}) {
+    for (RecoveryOutcome& outcome : outcomes) {
+      const LiveContainer* container = FindLive(live, outcome.record);
+      const bool runs_there = container != nullptr && container->cpus.has_value() &&
+                              *container->cpus == outcome.record.assignment.cpus;
+      if (runs_there != matching) continue;
+      outcome.record_error = Claim(allocator, outcome.record);
+      if (!outcome.record_error.ok()) continue;
+      outcome.source = RecoverySource::kCheckpoint;
+      outcome.cpus = outcome.record.assignment.cpus;
+    }
   }
 
   // Every good record is claimed before any fallback, so that a fallback never takes CPUs
