@@ -84,6 +84,7 @@ class Daemon {
   void LogRebuilt(const RecoveryOutcome& outcome);
   void LogRestored(const RecoveryOutcome& outcome);
   bool AddPod(const Pod& pod);
+  std::vector<ContainerDecision> DecideUnrestored(PodRequest request);
   bool UpdatePod(const Pod& before, const Pod& after);
   bool TrackContainers(const Pod& pod, const std::vector<ContainerDecision>& decisions,
                        const ContainerIds& rejected_ids, bool only_new);

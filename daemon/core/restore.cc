@@ -181,17 +181,17 @@ void Daemon::LogRestored(const RecoveryOutcome& outcome) {
       break;
   }
   // Nothing of the live cpuset could be held, so the container never ran on CPUs of its own
-  // that another pod could take. A pod the allocator does not know gets a fresh assignment when
-  // it is added; a pod with other restored containers is known, so this one stays shared.
-  const bool pod_known = allocator_->HasPod(record.pod_uid);
+  // that another pod could take. It gets a fresh assignment when its pod is added, except a
+  // regular init container of a pod with other restored containers (see DecideUnrestored).
+  const bool stays_shared = allocator_->HasPod(record.pod_uid) && record.init && !record.sidecar;
   log::Error("Checkpoint record is invalid and the live cpuset cannot replace it",
              {{"pod", record.pod_key},
               {"container", record.container},
               {"record_cpus", record_cpus},
               {"error", outcome.record_error},
               {"live_error", outcome.live_error},
-              {"result", pod_known ? "the container runs in the shared pool"
-                                   : "the pod gets a fresh assignment"},
+              {"result", stays_shared ? "the init container runs in the shared pool"
+                                      : "the container gets a fresh assignment"},
               {"fix", kRecordFix}});
 }
 
