@@ -81,7 +81,7 @@ void Daemon::OnPods(std::vector<Pod> pods) {
     log::Info("First pod sync done", {{"pods", live.size()}});
   }
 
-  bool assignments_changed = false;
+  bool assignments_changed = allocator_.has_value() && ReleaseUnlistedRestored(live);
   std::vector<std::string> gone;
   for (const auto& [uid, pod] : pods_) {
     if (!live.count(uid)) gone.push_back(uid);

@@ -5,7 +5,7 @@
 // container with an invalid id gets no CPUs, a second daemon on one --state-dir fails, and a
 // vanished container cgroup or kubepods tree is logged once. An edited manifest moves no
 // running container, and a container that newly appears in it is pinned, also when it appeared
-// while numapind was down.
+// while numapind was down. A checkpointed pod that the first pod list leaves out keeps its CPU.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -592,6 +592,30 @@ TEST_F(DaemonLoopTest, ContainerAddedWhileDownIsDecided) {
   EXPECT_NE(state->error.find("shared pool"), std::string::npos)
       << "the allocator decided it; error \"" << state->error << "\"";
   EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1") << "app keeps its CPU";
+}
+
+TEST_F(DaemonLoopTest, PodLeftOutOfFirstListKeepsCpu) {
+  ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{1}));
+  WriteFile(container_dir_ + "/cpuset.cpus", "1");
+  const std::string other_uid = "7e8f9a0b-1c2d-4e3f-8a9b-0c1d2e3f4a5b";
+  const std::string other_id(64, 'c');
+  const std::string other_dir = absl::StrCat(root_, "/kubepods/pod", other_uid, "/", other_id);
+  ASSERT_NO_FATAL_FAILURE(MakeCgroup(absl::StrCat(root_, "/kubepods/pod", other_uid)));
+  ASSERT_NO_FATAL_FAILURE(MakeCgroup(other_dir));
+  Pod other = GuaranteedPod(1000, "1");
+  other.uid = other_uid;
+  other.name = "other";
+  other.statuses[0].container_id = "containerd://" + other_id;
+  // A kubelet that has just started lists the new pod but not yet the checkpointed one.
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({other}));
+
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(other_dir + "/cpuset.cpus") == "0"; }))
+      << "CPU 1 stays with the unlisted pod; other has " << ReadFile(other_dir + "/cpuset.cpus");
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1");
+  source_->SetPods({GuaranteedPod(), other});
+  EXPECT_TRUE(WaitFor([&] { return SnapshotApp().has_value() && SnapshotApp()->exclusive; }));
+  ASSERT_TRUE(SnapshotApp().has_value());
+  EXPECT_EQ(SnapshotApp()->cpus.ToString(), "1") << "the restored assignment, once listed";
 }
 
 TEST_F(DaemonLoopTest, LateInvalidContainerIdReleasesCpus) {
