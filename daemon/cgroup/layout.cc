@@ -21,6 +21,7 @@ namespace numapin {
 namespace {
 
 constexpr size_t kMaxIdLength = 128;
+constexpr size_t kMaxUidLength = 64;
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
 std::string DecodeOctalEscapes(absl::string_view field) {
@@ -193,12 +194,13 @@ absl::StatusOr<CgroupLayout> DetectLayout(const std::string& cgroup_root,
 }
 
 absl::Status ValidatePodUid(absl::string_view uid) {
-  bool valid = !uid.empty() && uid.size() <= 64 && std::all_of(uid.begin(), uid.end(), [](char c) {
-    return absl::ascii_isxdigit(c) || c == '-';
-  });
+  bool valid = !uid.empty() && uid.size() <= kMaxUidLength &&
+               std::all_of(uid.begin(), uid.end(),
+                           [](char c) { return absl::ascii_isxdigit(c) || c == '-'; });
   if (!valid) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "pod uid \"", absl::CEscape(uid), "\" is invalid: expected hex digits and dashes"));
+    return absl::InvalidArgumentError(absl::StrCat("pod uid \"", absl::CEscape(uid),
+                                                   "\" is invalid: expected 1 to ", kMaxUidLength,
+                                                   " hex digits and dashes"));
   }
   return absl::OkStatus();
 }
@@ -208,9 +210,9 @@ absl::Status ValidateContainerId(absl::string_view id) {
                std::all_of(id.begin(), id.end(),
                            [](char c) { return absl::ascii_isalnum(c) || c == '_' || c == '-'; });
   if (!valid) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("container id \"", absl::CEscape(id),
-                     "\" is invalid: expected letters, digits, '_' and '-'"));
+    return absl::InvalidArgumentError(absl::StrCat("container id \"", absl::CEscape(id),
+                                                   "\" is invalid: expected 1 to ", kMaxIdLength,
+                                                   " letters, digits, '_' and '-'"));
   }
   return absl::OkStatus();
 }

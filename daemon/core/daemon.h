@@ -81,10 +81,13 @@ class Daemon {
   // Pods and assignments (pods.cc).
   void RestoreAtStart(const std::map<std::string, Pod>& live);
   bool DistrustEmptyFirstList(const std::map<std::string, Pod>& live);
+  bool ReleaseUnlistedRestored(const std::map<std::string, Pod>& live);
+  bool HasPodCgroup(const std::string& pod_uid) const;
   std::vector<LiveContainer> ObserveLiveCgroups(const std::map<std::string, Pod>& live);
   void LogRebuilt(const RecoveryOutcome& outcome);
   void LogRestored(const RecoveryOutcome& outcome);
   bool AddPod(const Pod& pod);
+  std::vector<ContainerDecision> DecideUnrestored(PodRequest request);
   bool UpdatePod(const Pod& before, const Pod& after);
   bool TrackContainers(const Pod& pod, const std::vector<ContainerDecision>& decisions,
                        const ContainerIds& rejected_ids, bool only_new);
@@ -146,6 +149,10 @@ class Daemon {
   bool first_sync_done_ = false;
   // Set while an empty first pod list is not trusted (see DistrustEmptyFirstList).
   std::optional<absl::Time> empty_first_list_since_;
+  // Checkpointed pods (uid to key) that the first pod list left out while their cgroups exist.
+  // Their CPUs stay claimed until unlisted_deadline_ (see ReleaseUnlistedRestored).
+  std::map<std::string, std::string> unlisted_restored_;
+  absl::Time unlisted_deadline_;
   uint64_t checkpoint_generation_ = 0;
 
   // Counters for the snapshot.

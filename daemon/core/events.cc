@@ -134,6 +134,10 @@ void Daemon::OnTimer() {
       absl::Now() - *empty_first_list_since_ >= options_.empty_pod_list_wait) {
     OnPods({});
   }
+  if (first_sync_done_ && allocator_.has_value() && ReleaseUnlistedRestored(pods_)) {
+    SaveCheckpoint();
+    RefreshDesired();
+  }
   if (first_sync_done_) {
     LocateAll();
     ReconcileAll(Trigger::kReadback);

@@ -45,8 +45,8 @@ ABSL_FLAG(std::string, log_format, "text", "text (klog-like key=value) or json")
 ABSL_FLAG(absl::Duration, readback_interval, absl::Seconds(1),
           "time between read-backs of every managed cgroup's cpuset");
 ABSL_FLAG(absl::Duration, empty_pod_list_wait, absl::Seconds(30),
-          "at start-up, how long an empty pod list is not trusted while checkpointed pods still "
-          "have cgroups");
+          "at start-up, how long an empty first pod list, or one that leaves out checkpointed pods "
+          "that still have cgroups, is not trusted");
 ABSL_FLAG(std::string, monitor, "auto",
           "eBPF scheduler monitor: auto (run without it if it fails to load), on, off");
 ABSL_FLAG(std::string, dump_state_file, "",

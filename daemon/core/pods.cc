@@ -81,7 +81,7 @@ void Daemon::OnPods(std::vector<Pod> pods) {
     log::Info("First pod sync done", {{"pods", live.size()}});
   }
 
-  bool assignments_changed = false;
+  bool assignments_changed = allocator_.has_value() && ReleaseUnlistedRestored(live);
   std::vector<std::string> gone;
   for (const auto& [uid, pod] : pods_) {
     if (!live.count(uid)) gone.push_back(uid);
@@ -115,12 +115,28 @@ bool Daemon::AddPod(const Pod& pod) {
   ContainerIds rejected_ids;
   std::vector<ContainerDecision> decisions;
   if (allocator_.has_value()) {
-    decisions = allocator_->AddRequest(AdmitWithValidIds(pod, topology_, &rejected_ids));
+    PodRequest request = AdmitWithValidIds(pod, topology_, &rejected_ids);
+    const bool restored = allocator_->HasPod(pod.uid);
+    decisions = allocator_->AddRequest(request);
+    if (restored) {
+      std::vector<ContainerDecision> added = DecideUnrestored(request);
+      decisions.insert(decisions.end(), added.begin(), added.end());
+    }
   }
   const bool any_exclusive = TrackContainers(pod, decisions, rejected_ids, false);
   log::Info("Added pod",
             {{"pod", pod.Key()}, {"uid", pod.uid}, {"qos", QosClassName(ComputeQos(pod))}});
   return any_exclusive;
+}
+
+// For a pod restored from the checkpoint the allocator has decided only the restored containers.
+// The others (added to the manifest while numapind was down, or with a record that could not be
+// claimed) are decided as a new container would be. Regular init containers are left out: the
+// checkpoint drops them once the init phase is over, and CPUs for a finished one would be lost.
+std::vector<ContainerDecision> Daemon::DecideUnrestored(PodRequest request) {
+  std::erase_if(request.containers,
+                [](const ContainerRequest& wanted) { return wanted.init && !wanted.sidecar; });
+  return allocator_->AddContainers(request);
 }
 
 // The kubelet's static CPU manager picks exclusive CPUs and their NUMA node at admission, and

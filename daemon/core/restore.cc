@@ -35,12 +35,7 @@ bool Daemon::DistrustEmptyFirstList(const std::map<std::string, Pod>& live) {
   if (!live.empty() || !loaded_checkpoint_.has_value()) return false;
   std::set<std::string> running;
   for (const CheckpointEntry& entry : loaded_checkpoint_->entries) {
-    const AssignmentRecord& record = entry.record;
-    if (!ValidatePodUid(record.pod_uid).ok()) continue;
-    for (const std::string& dir :
-         PodCgroupCandidates(layout_, record.pod_uid, QosClass::kGuaranteed)) {
-      if (cpuset_files_->IsDirectory(dir)) running.insert(record.pod_key);
-    }
+    if (HasPodCgroup(entry.record.pod_uid)) running.insert(entry.record.pod_key);
   }
   if (running.empty()) return false;
 
@@ -56,8 +51,40 @@ bool Daemon::DistrustEmptyFirstList(const std::map<std::string, Pod>& live) {
   if (now - *empty_first_list_since_ < options_.empty_pod_list_wait) return true;
   log::Warning("The pod source still lists no pods; releasing the checkpoint's assignments",
                {{"pods", pods}, {"waited", absl::FormatDuration(now - *empty_first_list_since_)}});
-  empty_first_list_since_.reset();
   return false;
+}
+
+bool Daemon::HasPodCgroup(const std::string& pod_uid) const {
+  if (!ValidatePodUid(pod_uid).ok()) return false;
+  for (const std::string& dir : PodCgroupCandidates(layout_, pod_uid, QosClass::kGuaranteed)) {
+    if (cpuset_files_->IsDirectory(dir)) return true;
+  }
+  return false;
+}
+
+// Releases the CPUs of checkpointed pods that the first list left out, once their cgroups are
+// gone or --empty-pod-list-wait after the first list has passed. A first list that names only
+// some pods (a kubelet that has not yet heard of every pod) is as untrusted as an empty one.
+// Returns true when CPUs were released.
+bool Daemon::ReleaseUnlistedRestored(const std::map<std::string, Pod>& live) {
+  const absl::Time now = absl::Now();
+  bool released = false;
+  for (auto it = unlisted_restored_.begin(); it != unlisted_restored_.end();) {
+    const std::string uid = it->first;
+    if (live.count(uid)) {
+      it = unlisted_restored_.erase(it);
+      continue;
+    }
+    if (now < unlisted_deadline_ && HasPodCgroup(uid)) {
+      ++it;
+      continue;
+    }
+    log::Info("Released checkpoint assignments of a pod the pod source does not list",
+              {{"pod", it->second}, {"uid", uid}});
+    it = unlisted_restored_.erase(it);
+    released |= RemovePod(uid);
+  }
+  return released;
 }
 
 void Daemon::RestoreAtStart(const std::map<std::string, Pod>& live) {
@@ -67,10 +94,19 @@ void Daemon::RestoreAtStart(const std::map<std::string, Pod>& live) {
   if (rebuild_from_cgroups_) {
     outcomes = RecoverFromCgroups(observed, *allocator_);
   } else {
+    // The wait counts from the first list, empty or not.
+    unlisted_deadline_ =
+        empty_first_list_since_.value_or(absl::Now()) + options_.empty_pod_list_wait;
+    const bool hold_unlisted = absl::Now() < unlisted_deadline_;
     std::vector<AssignmentRecord> records;
     for (const CheckpointEntry& entry : loaded_checkpoint_->entries) {
       const AssignmentRecord& record = entry.record;
       auto pod = live.find(record.pod_uid);
+      if (pod == live.end() && hold_unlisted && HasPodCgroup(record.pod_uid)) {
+        unlisted_restored_[record.pod_uid] = record.pod_key;
+        records.push_back(record);
+        continue;
+      }
       if (pod == live.end() || !HasContainer(pod->second, record.container, record.init)) {
         log::Info("Released checkpoint assignment of a container that no longer runs",
                   {{"pod", record.pod_key},
@@ -81,6 +117,15 @@ void Daemon::RestoreAtStart(const std::map<std::string, Pod>& live) {
       records.push_back(record);
     }
     outcomes = RecoverFromCheckpoint(records, observed, *allocator_);
+    if (!unlisted_restored_.empty()) {
+      std::vector<std::string> keys;
+      for (const auto& [uid, key] : unlisted_restored_) keys.push_back(key);
+      log::Warning(
+          "The first pod list leaves out pods of the checkpoint that still have cgroups; keeping "
+          "their CPUs until a list names them",
+          {{"pods", absl::StrJoin(keys, ",")},
+           {"wait", absl::FormatDuration(unlisted_deadline_ - absl::Now())}});
+    }
   }
   loaded_checkpoint_.reset();
 
@@ -90,7 +135,7 @@ void Daemon::RestoreAtStart(const std::map<std::string, Pod>& live) {
     } else {
       LogRestored(outcome);
     }
-    if (outcome.source == RecoverySource::kNone) continue;
+    if (outcome.source == RecoverySource::kNone || !live.count(outcome.record.pod_uid)) continue;
     containers_[{outcome.record.pod_uid, outcome.record.container}].restored = true;
   }
 }
@@ -181,17 +226,17 @@ void Daemon::LogRestored(const RecoveryOutcome& outcome) {
       break;
   }
   // Nothing of the live cpuset could be held, so the container never ran on CPUs of its own
-  // that another pod could take. A pod the allocator does not know gets a fresh assignment when
-  // it is added; a pod with other restored containers is known, so this one stays shared.
-  const bool pod_known = allocator_->HasPod(record.pod_uid);
+  // that another pod could take. It gets a fresh assignment when its pod is added, except a
+  // regular init container of a pod with other restored containers (see DecideUnrestored).
+  const bool stays_shared = allocator_->HasPod(record.pod_uid) && record.init && !record.sidecar;
   log::Error("Checkpoint record is invalid and the live cpuset cannot replace it",
              {{"pod", record.pod_key},
               {"container", record.container},
               {"record_cpus", record_cpus},
               {"error", outcome.record_error},
               {"live_error", outcome.live_error},
-              {"result", pod_known ? "the container runs in the shared pool"
-                                   : "the pod gets a fresh assignment"},
+              {"result", stays_shared ? "the init container runs in the shared pool"
+                                      : "the container gets a fresh assignment"},
               {"fix", kRecordFix}});
 }
 

@@ -25,12 +25,21 @@ const LiveContainer* FindLive(const std::vector<LiveContainer>& live,
   return nullptr;
 }
 
+// Returns whether `other`'s live cpuset names CPUs that `container` cannot share. A container
+// that was never pinned (its pod was created while numapind was down) inherits every assignable
+// CPU, so its cpuset claims nothing. Counting it would cost every pinned container its CPUs.
+bool Conflicts(const LiveContainer& container, const LiveContainer& other,
+               const CpuSet& assignable) {
+  return &other != &container && other.exclusive_cpus != 0 && other.cpus.has_value() &&
+         *other.cpus != assignable && !MayShareCpus(container, other);
+}
+
 // The CPUs of other exclusive containers' live cpusets that `container` may not share.
-CpuSet OtherExclusiveCpus(const LiveContainer& container, const std::vector<LiveContainer>& live) {
+CpuSet OtherExclusiveCpus(const LiveContainer& container, const std::vector<LiveContainer>& live,
+                          const CpuSet& assignable) {
   CpuSet others;
   for (const LiveContainer& other : live) {
-    if (&other == &container || other.exclusive_cpus == 0 || !other.cpus.has_value()) continue;
-    if (!MayShareCpus(container, other)) others |= *other.cpus;
+    if (Conflicts(container, other, assignable)) others |= *other.cpus;
   }
   return others;
 }
@@ -69,7 +78,7 @@ CpuSet HoldableCpus(const LiveContainer& container, const std::vector<LiveContai
   CpuSet cpus = container.cpus->Intersection(assignable);
   cpus -= allocator.options().reserved_cpus;
   cpus -= LiveSharedPool(live);
-  cpus -= OtherExclusiveCpus(container, live);
+  cpus -= OtherExclusiveCpus(container, live, assignable);
   cpus -= allocator.ExclusiveCpus();
   return cpus;
 }
@@ -124,10 +133,7 @@ absl::Status CheckLiveAssignment(const LiveContainer& container,
                                                       " that shared-pool containers run on"));
   }
   for (const LiveContainer& other : live) {
-    if (&other == &container || other.exclusive_cpus == 0 || !other.cpus.has_value() ||
-        MayShareCpus(container, other)) {
-      continue;
-    }
+    if (!Conflicts(container, other, assignable)) continue;
     if (CpuSet overlap = cpus.Intersection(*other.cpus); !overlap.Empty()) {
       return absl::FailedPreconditionError(absl::StrCat(
           found, "CPUs ", overlap.ToString(), " are also in the cpuset of pod ", other.pod_key,
@@ -146,12 +152,21 @@ std::vector<RecoveryOutcome> RecoverFromCheckpoint(const std::vector<AssignmentR
   for (const AssignmentRecord& record : records) {
     RecoveryOutcome outcome;
     outcome.record = record;
-    outcome.record_error = Claim(allocator, record);
-    if (outcome.record_error.ok()) {
-      outcome.source = RecoverySource::kCheckpoint;
-      outcome.cpus = record.assignment.cpus;
-    }
     outcomes.push_back(std::move(outcome));
+  }
+  // When two records name one CPU, the record of the container that still runs there wins. In
+  // file order, a record of a container that never ran there could move the other one off it.
+  for (bool matching : {true, false}) {
+    for (RecoveryOutcome& outcome : outcomes) {
+      const LiveContainer* container = FindLive(live, outcome.record);
+      const bool runs_there = container != nullptr && container->cpus.has_value() &&
+                              *container->cpus == outcome.record.assignment.cpus;
+      if (runs_there != matching) continue;
+      outcome.record_error = Claim(allocator, outcome.record);
+      if (!outcome.record_error.ok()) continue;
+      outcome.source = RecoverySource::kCheckpoint;
+      outcome.cpus = outcome.record.assignment.cpus;
+    }
   }
 
   // Every good record is claimed before any fallback, so that a fallback never takes CPUs

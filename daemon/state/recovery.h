@@ -60,9 +60,10 @@ absl::Status CheckLiveAssignment(const LiveContainer& container,
                                  const std::vector<LiveContainer>& live, const CpuSet& assignable,
                                  const CpuSet& reserved);
 
-// Claims each record in `allocator`. A record the allocator rejects (a CPU not in the topology,
-// reserved, claimed by an earlier record, or one that would empty the shared pool) falls back to
-// the container's live cpuset when CheckLiveAssignment accepts it. When it does not, the CPUs of
+// Claims each record in `allocator`, those whose container's live cpuset equals the record
+// first. A record the allocator rejects (a CPU not in the topology, reserved, claimed by an
+// earlier record, or one that would empty the shared pool) falls back to the container's live
+// cpuset when CheckLiveAssignment accepts it. When it does not, the CPUs of
 // the live cpuset that can still be exclusive are held for the container (kHeld), so that no
 // other pod gets the CPUs a running container may depend on. Records of containers not in
 // `live` are skipped by the caller.

@@ -4,7 +4,8 @@
 // fall back to the live cpuset or hold it, and a rebuild adopts no shared-pool cpuset. A
 // container with an invalid id gets no CPUs, a second daemon on one --state-dir fails, and a
 // vanished container cgroup or kubepods tree is logged once. An edited manifest moves no
-// running container, and a container that newly appears in it is pinned.
+// running container, and a container that newly appears in it is pinned, also when it appeared
+// while numapind was down. A checkpointed pod that the first pod list leaves out keeps its CPU.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -270,6 +271,28 @@ class DaemonLoopTest : public testing::Test {
     std::shared_ptr<const DaemonSnapshot> snapshot = box_.Get();
     for (const ContainerState& container : snapshot->containers) {
       if (container.pod_uid == kUid && container.container == "app") return container;
+    }
+    return std::nullopt;
+  }
+
+  // The test pod with a second container "logger" of the same request, whose cgroup is made.
+  Pod PodWithLogger(const std::string& logger_dir, const std::string& logger_id) {
+    EXPECT_NO_FATAL_FAILURE(MakeCgroup(logger_dir));
+    Pod pod = GuaranteedPod();
+    ContainerSpec logger = pod.containers[0];
+    logger.name = "logger";
+    pod.containers.push_back(logger);
+    ContainerStatus status = pod.statuses[0];
+    status.name = "logger";
+    status.container_id = "containerd://" + logger_id;
+    pod.statuses.push_back(status);
+    return pod;
+  }
+
+  // The container "logger" in the latest snapshot, if the snapshot has it.
+  std::optional<ContainerState> SnapshotLogger() const {
+    for (const ContainerState& container : box_.Get()->containers) {
+      if (container.container == "logger") return container;
     }
     return std::nullopt;
   }
@@ -541,28 +564,58 @@ TEST_F(DaemonLoopTest, NewContainerInRunningPodIsPinned) {
   ASSERT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }));
   const std::string logger_id(64, 'e');
   const std::string logger_dir = absl::StrCat(root_, "/kubepods/pod", kUid, "/", logger_id);
-  ASSERT_NO_FATAL_FAILURE(MakeCgroup(logger_dir));
-
-  Pod pod = GuaranteedPod();
-  ContainerSpec logger = pod.containers[0];
-  logger.name = "logger";
-  pod.containers.push_back(logger);
-  ContainerStatus status = pod.statuses[0];
-  status.name = "logger";
-  status.container_id = "containerd://" + logger_id;
-  pod.statuses.push_back(status);
-  source_->SetPods({pod});
+  source_->SetPods({PodWithLogger(logger_dir, logger_id)});
 
   // CPU 0 is the shared pool's last CPU, so the new container runs there, with the reason.
   EXPECT_TRUE(WaitFor([&] { return ReadFile(logger_dir + "/cpuset.cpus") == "0"; }));
-  std::optional<ContainerState> state;
-  for (const ContainerState& container : box_.Get()->containers) {
-    if (container.container == "logger") state = container;
-  }
+  std::optional<ContainerState> state = SnapshotLogger();
   ASSERT_TRUE(state.has_value()) << "the new container is tracked";
   EXPECT_FALSE(state->exclusive);
   EXPECT_NE(state->error.find("shared pool"), std::string::npos) << state->error;
   EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1") << "app keeps its CPU";
+}
+
+TEST_F(DaemonLoopTest, ContainerAddedWhileDownIsDecided) {
+  ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{1}));
+  WriteFile(container_dir_ + "/cpuset.cpus", "1");
+  const std::string logger_id(64, 'e');
+  const std::string logger_dir = absl::StrCat(root_, "/kubepods/pod", kUid, "/", logger_id);
+  // The manifest gained a container while numapind was down: the checkpoint has only "app".
+  Pod pod = PodWithLogger(logger_dir, logger_id);
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({pod}));
+
+  // CPU 0 is the shared pool's last CPU, so the new container runs there, with the reason.
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(logger_dir + "/cpuset.cpus") == "0"; }));
+  std::optional<ContainerState> state = SnapshotLogger();
+  ASSERT_TRUE(state.has_value()) << "the new container is tracked";
+  EXPECT_FALSE(state->exclusive);
+  EXPECT_NE(state->error.find("shared pool"), std::string::npos)
+      << "the allocator decided it; error \"" << state->error << "\"";
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1") << "app keeps its CPU";
+}
+
+TEST_F(DaemonLoopTest, PodLeftOutOfFirstListKeepsCpu) {
+  ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{1}));
+  WriteFile(container_dir_ + "/cpuset.cpus", "1");
+  const std::string other_uid = "7e8f9a0b-1c2d-4e3f-8a9b-0c1d2e3f4a5b";
+  const std::string other_id(64, 'c');
+  const std::string other_dir = absl::StrCat(root_, "/kubepods/pod", other_uid, "/", other_id);
+  ASSERT_NO_FATAL_FAILURE(MakeCgroup(absl::StrCat(root_, "/kubepods/pod", other_uid)));
+  ASSERT_NO_FATAL_FAILURE(MakeCgroup(other_dir));
+  Pod other = GuaranteedPod(1000, "1");
+  other.uid = other_uid;
+  other.name = "other";
+  other.statuses[0].container_id = "containerd://" + other_id;
+  // A kubelet that has just started lists the new pod but not yet the checkpointed one.
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({other}));
+
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(other_dir + "/cpuset.cpus") == "0"; }))
+      << "CPU 1 stays with the unlisted pod; other has " << ReadFile(other_dir + "/cpuset.cpus");
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1");
+  source_->SetPods({GuaranteedPod(), other});
+  EXPECT_TRUE(WaitFor([&] { return SnapshotApp().has_value() && SnapshotApp()->exclusive; }));
+  ASSERT_TRUE(SnapshotApp().has_value());
+  EXPECT_EQ(SnapshotApp()->cpus.ToString(), "1") << "the restored assignment, once listed";
 }
 
 TEST_F(DaemonLoopTest, LateInvalidContainerIdReleasesCpus) {

@@ -112,6 +112,22 @@ TEST(PodUidValidate, RejectsPathTraversalNamingIt) {
   }
 }
 
+TEST(PodUidValidate, TooLongNamesTheLimit) {
+  absl::Status status = ValidatePodUid(std::string(65, 'f'));
+
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("expected 1 to 64 hex digits"), absl::string_view::npos)
+      << status;
+}
+
+TEST(ContainerIdParse, TooLongNamesTheLimit) {
+  absl::StatusOr<ContainerId> id = ParseContainerId("containerd://" + std::string(129, 'a'));
+
+  ASSERT_FALSE(id.ok());
+  EXPECT_NE(id.status().message().find("expected 1 to 128 letters"), absl::string_view::npos)
+      << id.status();
+}
+
 TEST(ContainerIdParse, SplitsRuntimeAndId) {
   absl::StatusOr<ContainerId> id = ParseContainerId("containerd://4f2a9c");
   ASSERT_TRUE(id.ok()) << id.status();

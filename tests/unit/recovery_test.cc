@@ -241,6 +241,45 @@ TEST_F(RecoveryTest, RebuildLetsAppReuseInitCpus) {
   EXPECT_EQ(outcomes[1].source, RecoverySource::kLiveCgroup) << outcomes[1].live_error;
 }
 
+TEST_F(RecoveryTest, RebuildIgnoresNeverPinnedCpuset) {
+  NodeAllocator allocator = MakeAllocator();
+  // A Guaranteed pod created while numapind was down still has the cpuset of every CPU that its
+  // container inherited; it must not cost the pinned container its CPUs.
+  std::vector<RecoveryOutcome> outcomes = RecoverFromCgroups(
+      {Live("web", "app", 1, CpuSet{5}), Live("new", "app", 1, CpuSet::Range(0, 7))}, allocator);
+
+  ASSERT_EQ(outcomes.size(), 2u);
+  EXPECT_EQ(outcomes[0].source, RecoverySource::kLiveCgroup) << outcomes[0].live_error;
+  EXPECT_EQ(outcomes[1].source, RecoverySource::kNone);
+  EXPECT_EQ(allocator.ExclusiveCpus().ToString(), "5");
+}
+
+TEST_F(RecoveryTest, InvalidRecordIgnoresNeverPinnedCpuset) {
+  NodeAllocator allocator = MakeAllocator();
+  std::vector<RecoveryOutcome> outcomes = RecoverFromCheckpoint(
+      {Record("web", "app", CpuSet{9})},
+      {Live("web", "app", 1, CpuSet{5}), Live("new", "app", 1, CpuSet::Range(0, 7))}, allocator);
+
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].source, RecoverySource::kLiveCgroup) << outcomes[0].live_error;
+  EXPECT_EQ(allocator.ExclusiveCpus().ToString(), "5");
+}
+
+TEST_F(RecoveryTest, DuplicateCpuGoesToTheContainerRunningThere) {
+  NodeAllocator allocator = MakeAllocator();
+  // Both records name CPU 5; only web's container runs there, the first record's never did.
+  std::vector<RecoveryOutcome> outcomes = RecoverFromCheckpoint(
+      {Record("new", "app", CpuSet{5}), Record("web", "app", CpuSet{5})},
+      {Live("new", "app", 1, CpuSet::Range(0, 7)), Live("web", "app", 1, CpuSet{5})}, allocator);
+
+  ASSERT_EQ(outcomes.size(), 2u);
+  EXPECT_EQ(outcomes[0].source, RecoverySource::kNone);
+  EXPECT_EQ(outcomes[1].source, RecoverySource::kCheckpoint) << outcomes[1].record_error;
+  ASSERT_NE(allocator.Find("web-uid", "app"), nullptr);
+  EXPECT_EQ(allocator.Find("web-uid", "app")->cpus.ToString(), "5");
+  EXPECT_EQ(allocator.Find("new-uid", "app"), nullptr);
+}
+
 TEST(CheckLiveAssignment, WrongSizeNamesBothCounts) {
   LiveContainer container = Live("web", "app", 2, CpuSet{3});
   absl::Status status = CheckLiveAssignment(container, {container}, CpuSet::Range(0, 7), CpuSet());
