@@ -24,8 +24,8 @@ void Daemon::OnPodSource() {
   if (!pods.ok()) {
     ++pod_source_errors_[source_->name()];
     uint64_t suppressed = 0;
-    // Keyed by the kind of failure, so that a source that goes from failing to answering
-    // garbage (or to rejecting the token) is logged at once.
+    // Keyed by the status code, so that a change in the kind of failure (an HTTP error, then a
+    // body that is not a PodList, then a rejected token) is logged at once.
     const std::string key =
         absl::StrCat("pod-source/", absl::StatusCodeToString(pods.status().code()));
     if (log_limiter_.Allow(key, absl::Now(), &suppressed)) {

@@ -139,12 +139,11 @@ std::vector<ContainerDecision> Daemon::DecideUnrestored(PodRequest request) {
   return allocator_->AddContainers(request);
 }
 
-// The kubelet's static CPU manager picks exclusive CPUs and their NUMA node at admission, and
-// through Kubernetes 1.35 it rejects an in-place CPU resize of such a container (KEP-5554 plans
-// one as alpha in 1.36). numapin does the same, so an edited request or PreferredNUMANodeId moves
-// nothing: the container's memory already sits on its NUMA node, and CPUs moved to another node
-// would make every access remote. Containers that newly appear are
-// admitted and allocated as a new pod's would be. Removed ones keep their CPUs until the pod is
+// The kubelet's static CPU manager picks exclusive CPUs and their NUMA node at admission and does
+// not resize them in place (KEP-5554 proposes that; in December 2026 it still targets alpha, in
+// v1.38). numapin does the same, so an edited request or PreferredNUMANodeId moves nothing: the
+// container's memory is already on its NUMA node, and CPUs moved to another node would make every
+// access remote. Containers that newly appear are admitted and allocated as a new pod's would be. Removed ones keep their CPUs until the pod is
 // gone. Returns true when a new container got exclusive CPUs.
 bool Daemon::UpdatePod(const Pod& before, const Pod& after) {
   PodSpecChange change = DiffPodSpecs(before, after);

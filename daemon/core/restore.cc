@@ -27,10 +27,10 @@ constexpr char kRecordFix[] =
 
 }  // namespace
 
-// A kubelet that has just started can serve /pods before it knows its pods, and a healthy one
-// always lists at least numapind's own pod. So an empty first list, while pods of the checkpoint
-// still have cgroups, is taken as not yet known: their CPUs stay claimed (no sync, not ready) for
-// --empty-pod-list-wait, and only then are they released.
+// A kubelet that has just started can serve /pods before it has received its pods, while one that
+// has them lists at least numapind's own DaemonSet pod. So an empty first list, while pods of the
+// checkpoint still have cgroups, is not trusted: their CPUs stay claimed, and the daemon stays
+// unsynced and not ready, for --empty-pod-list-wait. Only then are the CPUs released.
 bool Daemon::DistrustEmptyFirstList(const std::map<std::string, Pod>& live) {
   if (!live.empty() || !loaded_checkpoint_.has_value()) return false;
   std::set<std::string> running;

@@ -230,9 +230,9 @@ class DaemonLoopTest : public testing::Test {
     return options;
   }
 
-  // Starts the loop on its own thread; the checkpoint, if a test wants one, is written first.
-  // `pods` are listed from the first read on, so that the first pod sync, which restores the
-  // checkpoint, sees them.
+  // Starts the loop on its own thread, after writing the checkpoint if the test made one. `pods`
+  // are listed from the first read on, so the first pod sync, which restores the checkpoint,
+  // includes them.
   void StartDaemon(std::vector<Pod> pods = {}) {
     BlockDaemonSignals();
     auto source = std::make_unique<FakePodSource>();

@@ -35,6 +35,18 @@ wait_for() {
 }
 
 equals() { [[ "$($1 "${@:2:$#-2}")" == "${!#}" ]]; }
+
+# stop_daemon [SIGNAL]: sends SIGNAL (default TERM) to the caller's numapind, whose PID is in
+# `daemon_pid`, and waits for it to exit.
+stop_daemon() {
+  [[ -n $daemon_pid ]] || return 0
+  kill "-${1:-TERM}" "$daemon_pid" 2>/dev/null
+  wait "$daemon_pid" 2>/dev/null
+  daemon_pid=""
+}
+
+# log_has TEXT: whether numapind's log, $FN_TMP/numapind.log, contains TEXT.
+log_has() { grep -q -- "$1" "$FN_TMP/numapind.log"; }
 cpus_of() { tr -d '\n' <"$1/cpuset.cpus"; }
 
 # fake_node_init NAME: makes $FN_CPUSET_MOUNT/NAME with the kubepods and QoS cgroups of the

@@ -35,7 +35,6 @@ print(value if not isinstance(value, bool) else str(value).lower())
 PY
 }
 at_least() { (( $(dump "${@:1:$#-1}") >= ${!#} )); }
-log_has() { grep -q -- "$1" "$FN_TMP/numapind.log"; }
 
 # start_daemon [FLAG...]: starts numapind with the test's flags plus FLAG... and waits for its first
 # pod sync.
@@ -47,13 +46,6 @@ start_daemon() {
     --metrics-address=127.0.0.1:0 "$@" >> "$FN_TMP/numapind.log" 2>&1 &
   daemon_pid=$!
   wait_for 10 equals dump first_sync_done true
-}
-
-stop_daemon() {
-  [[ -n $daemon_pid ]] || return 0
-  kill "-${1:-TERM}" "$daemon_pid" 2>/dev/null
-  wait "$daemon_pid" 2>/dev/null
-  daemon_pid=""
 }
 
 cleanup() {

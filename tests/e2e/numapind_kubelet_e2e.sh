@@ -23,7 +23,6 @@ failures=0
 daemon_pid=""
 kubelet_pid=""
 
-log_has() { grep -q -- "$1" "$FN_TMP/numapind.log"; }
 # log_mark, then log_since MARK PATTERN: whether PATTERN was logged after the mark.
 log_mark() { wc -l <"$FN_TMP/numapind.log"; }
 log_since() { tail -n "+$(($1 + 1))" "$FN_TMP/numapind.log" | grep -q -- "$2"; }
@@ -71,13 +70,6 @@ start_daemon() {
     --readback-interval=200ms --dump-state-file="$FN_STATE/dump.json" \
     --metrics-address=127.0.0.1:0 "${@:2}" >>"$FN_TMP/numapind.log" 2>&1 &
   daemon_pid=$!
-}
-
-stop_daemon() {
-  [[ -n $daemon_pid ]] || return 0
-  kill "-${1:-TERM}" "$daemon_pid" 2>/dev/null
-  wait "$daemon_pid" 2>/dev/null
-  daemon_pid=""
 }
 
 cleanup() {

@@ -33,7 +33,6 @@ has_cpus() { [[ $(cpus_of "$1") == "$2" ]]; }
 has_mems() { [[ $(mems_of "$1") == "$2" ]]; }
 allowed_is() { [[ $(fake_node_allowed "$1") == "$2" ]]; }
 cpus_in() { [[ " $2 " == *" $(cpus_of "$1") "* ]]; }
-log_has() { grep -q -- "$1" "$FN_TMP/numapind.log"; }
 
 # expand LIST: the CPUs of a kernel list ("0-2,5") one per line.
 expand() {
@@ -79,13 +78,6 @@ start_daemon() {
     >>"$FN_TMP/numapind.log" 2>&1 &
   daemon_pid=$!
   wait_for 30 grep -qs '"first_sync_done": true' "$FN_STATE/dump.json"
-}
-
-stop_daemon() {
-  [[ -n $daemon_pid ]] || return 0
-  kill "-${1:-TERM}" "$daemon_pid" 2>/dev/null
-  wait "$daemon_pid" 2>/dev/null
-  daemon_pid=""
 }
 
 cleanup() {

@@ -121,7 +121,7 @@ TEST_F(RecoveryTest, DuplicateCpuKeepsFirstAndAdoptsLive) {
 
 TEST_F(RecoveryTest, RecordEmptyingPoolHoldsLiveCpus) {
   NodeAllocator allocator = MakeAllocator();
-  // The pod requests 8 CPUs, which it never got: its cgroup holds 4-7.
+  // The pod requests 8 CPUs, which it never got: its cgroup contains 4-7.
   std::vector<RecoveryOutcome> outcomes =
       RecoverFromCheckpoint({Record("web", "app", CpuSet::Range(0, 7))},
                             {Live("web", "app", 8, CpuSet::Range(4, 7))}, allocator);
@@ -243,8 +243,8 @@ TEST_F(RecoveryTest, RebuildLetsAppReuseInitCpus) {
 
 TEST_F(RecoveryTest, RebuildIgnoresNeverPinnedCpuset) {
   NodeAllocator allocator = MakeAllocator();
-  // A Guaranteed pod created while numapind was down still has the cpuset of every CPU that its
-  // container inherited; it must not cost the pinned container its CPUs.
+  // A Guaranteed pod created while numapind was down still has the cpuset of every CPU, which its
+  // container inherited. That cpuset must not cost the pinned container its CPUs.
   std::vector<RecoveryOutcome> outcomes = RecoverFromCgroups(
       {Live("web", "app", 1, CpuSet{5}), Live("new", "app", 1, CpuSet::Range(0, 7))}, allocator);
 
