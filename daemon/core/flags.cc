@@ -6,10 +6,12 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/usage_config.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/core/options.h"
+#include "numapin_version.h"
 
 ABSL_FLAG(std::string, mode, "allocate",
           "allocate: numapind assigns exclusive CPUs and writes cpusets; observe: it reads the "
@@ -124,6 +126,13 @@ absl::StatusOr<DaemonOptions> ParseFlags(int argc, char** argv) {
   static const bool usage_set = [] {
     absl::SetProgramUsageMessage(
         "numapind: gives Guaranteed pods exclusive CPUs on one NUMA node and keeps them pinned");
+    // absl's own --version text gives the program name and whether absl itself was built with
+    // NDEBUG (Debian's was not, so it printed "Debug build"), nothing about numapind's build.
+    absl::FlagsUsageConfig usage_config;
+    usage_config.version_string = [] {
+      return std::string("numapind " NUMAPIN_VERSION " (revision " NUMAPIN_REVISION ")\n");
+    };
+    absl::SetFlagsUsageConfig(usage_config);
     return true;
   }();
   (void)usage_set;

@@ -9,6 +9,7 @@
 #include <tuple>
 #include <utility>
 
+#include "numapin_version.h"
 #include "prometheus/text_serializer.h"
 
 namespace numapin {

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "numapin_version.h"
 #include "tools/numapinctl/commands.h"
 #include "tools/numapinctl/status.h"
 
@@ -16,6 +17,7 @@ constexpr char kUsage[] =
     "  topology   print NUMA nodes, cores with SMT siblings, L3 caches, packages and distances\n"
     "  simulate   replay pod events (JSON lines) through the allocator and print each decision\n"
     "  status     print each NUMA node's CPUs with their owner, and recent violations\n"
+    "  version    print numapinctl's version and the git revision it was built from\n"
     "\n"
     "Run numapinctl COMMAND --help for the flags of a command.\n";
 
@@ -32,6 +34,10 @@ int main(int argc, char** argv) {
   if (command == "topology") return numapin::ctl::RunTopology(args, std::cout, std::cerr);
   if (command == "simulate") return numapin::ctl::RunSimulate(args, std::cout, std::cerr);
   if (command == "status") return numapin::ctl::RunStatus(args, std::cout, std::cerr);
+  if (command == "version" || command == "--version") {
+    std::cout << "numapinctl " NUMAPIN_VERSION " (revision " NUMAPIN_REVISION ")\n";
+    return numapin::ctl::kExitOk;
+  }
   if (command == "help" || command == "--help" || command == "-h") {
     std::cout << kUsage;
     return numapin::ctl::kExitOk;
