@@ -2,14 +2,19 @@
 # installs the Debian packages and builds into build/); the runtime stage holds only the binary
 # and the Debian packages of the shared libraries it links.
 #
-#   docker build -t numapin/numapind:0.1.0 .
+#   docker build --build-arg NUMAPIN_REVISION=$(git rev-parse --short HEAD) \
+#     -t numapin/numapind:0.1.0 .
+#
+# The build context leaves .git out, so the revision that numapind --version and
+# numapin_build_info report comes from that build argument ("unknown" without it).
 
 FROM debian:bookworm AS build
+ARG NUMAPIN_REVISION=unknown
 WORKDIR /src
 COPY . .
 # NUMAPIN_BUILD_ONLY skips the test-only tools (npm packages, kubectl) that tools/npm-setup.sh
 # installs; the image needs none of them.
-RUN NUMAPIN_BUILD_ONLY=1 tools/setup.sh \
+RUN NUMAPIN_REVISION="$NUMAPIN_REVISION" NUMAPIN_BUILD_ONLY=1 tools/setup.sh \
     && test -x build/bin/numapind
 # The runtime packages are whichever Debian packages own the libraries numapind links, so this
 # list cannot fall behind the build. dpkg knows some files only by their /lib path and others
