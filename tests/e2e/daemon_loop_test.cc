@@ -5,7 +5,9 @@
 // container with an invalid id gets no CPUs, a second daemon on one --state-dir fails, and a
 // vanished container cgroup or kubepods tree is logged once. An edited manifest moves no
 // running container, and a container that newly appears in it is pinned, also when it appeared
-// while numapind was down. A checkpointed pod that the first pod list leaves out keeps its CPU.
+// while numapind was down. A checkpointed pod that the first pod list leaves out keeps its CPU,
+// and a restored record whose container's request changed while numapind was down is kept with
+// a warning.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -210,6 +212,15 @@ class DaemonLoopTest : public testing::Test {
       if (line.find("\"" + message + "\"") != std::string::npos) ++count;
     }
     return count;
+  }
+
+  // The last logged line that carries `message`, or "" when none does.
+  std::string LogLine(const std::string& message) const {
+    std::string found;
+    for (const std::string& line : log_lines_->last_formatted()) {
+      if (line.find("\"" + message + "\"") != std::string::npos) found = line;
+    }
+    return found;
   }
 
   // Makes a cpuset cgroup with its parent's cpus and mems, removed again in TearDown.
@@ -592,6 +603,39 @@ TEST_F(DaemonLoopTest, ContainerAddedWhileDownIsDecided) {
   EXPECT_NE(state->error.find("shared pool"), std::string::npos)
       << "the allocator decided it; error \"" << state->error << "\"";
   EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1") << "app keeps its CPU";
+}
+
+TEST_F(DaemonLoopTest, RestoreOfResizedContainerKeepsRecord) {
+  ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{1}));
+  WriteFile(container_dir_ + "/cpuset.cpus", "1");
+  const std::string resized =
+      "Restored assignment has another CPU count than the container's request; it keeps the "
+      "recorded CPUs";
+  // The request went from 1 to 2 CPUs while numapind was down.
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod(2000, "1")}));
+
+  ASSERT_TRUE(WaitFor([&] { return SnapshotApp().has_value(); }));
+  EXPECT_TRUE(SnapshotApp()->exclusive);
+  EXPECT_EQ(SnapshotApp()->cpus.ToString(), "1") << "the recorded CPU";
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1") << "the container was not moved";
+  EXPECT_EQ(CheckpointCpus(), "1");
+  ASSERT_EQ(LogCount(resized), 1);
+  const std::string line = LogLine(resized);
+  EXPECT_NE(line.find(" pod=default/web "), std::string::npos) << line;
+  EXPECT_NE(line.find(" container=app "), std::string::npos) << line;
+  EXPECT_NE(line.find(" record_cpu_count=1 "), std::string::npos) << line;
+  EXPECT_NE(line.find(" request_cpu_count=2 "), std::string::npos) << line;
+}
+
+TEST_F(DaemonLoopTest, RestoreOfUnchangedRequestLogsNoResize) {
+  ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{1}));
+  WriteFile(container_dir_ + "/cpuset.cpus", "1");
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod(1000, "1")}));
+
+  ASSERT_TRUE(WaitFor([&] { return LogCount("Restored assignment") == 1; }));
+  EXPECT_EQ(LogCount("Restored assignment has another CPU count than the container's request; "
+                     "it keeps the recorded CPUs"),
+            0);
 }
 
 TEST_F(DaemonLoopTest, PodLeftOutOfFirstListKeepsCpu) {
