@@ -95,6 +95,8 @@ class Daemon {
   bool UpdateStatuses(const Pod& pod);
   bool ReleaseUnpinnable(const Pod& pod, ManagedContainer& container, const std::string& id);
   bool MaybeFinishInit(const Pod& pod);
+  bool ReleaseRemovedContainers();  // removed_containers.cc
+  bool CgroupMayRun(ManagedContainer& container);
   void RefreshDesired();
   void SaveCheckpoint();
   void ReadCpuManagerState();

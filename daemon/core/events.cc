@@ -134,9 +134,15 @@ void Daemon::OnTimer() {
       absl::Now() - *empty_first_list_since_ >= options_.empty_pod_list_wait) {
     OnPods({});
   }
-  if (first_sync_done_ && allocator_.has_value() && ReleaseUnlistedRestored(pods_)) {
-    SaveCheckpoint();
-    RefreshDesired();
+  if (first_sync_done_ && allocator_.has_value()) {
+    bool released = ReleaseUnlistedRestored(pods_);
+    // The dir source reads only on changes, so the cgroup of a container removed from its
+    // manifest is checked here until it is gone.
+    released |= ReleaseRemovedContainers();
+    if (released) {
+      SaveCheckpoint();
+      RefreshDesired();
+    }
   }
   if (first_sync_done_) {
     LocateAll();

@@ -100,6 +100,7 @@ void Daemon::OnPods(std::vector<Pod> pods) {
     assignments_changed |= UpdateStatuses(pod);
     assignments_changed |= MaybeFinishInit(pod);
   }
+  assignments_changed |= ReleaseRemovedContainers();
 
   // The checkpoint goes first: a daemon killed between the two writes then restarts with the
   // assignment it was about to enforce, never with a CPU given to two containers.
@@ -143,8 +144,9 @@ std::vector<ContainerDecision> Daemon::DecideUnrestored(PodRequest request) {
 // not resize them in place (KEP-5554 proposes that; in December 2026 it still targets alpha, in
 // v1.38). numapin does the same, so an edited request or PreferredNUMANodeId moves nothing: the
 // container's memory is already on its NUMA node, and CPUs moved to another node would make every
-// access remote. Containers that newly appear are admitted and allocated as a new pod's would be. Removed ones keep their CPUs until the pod is
-// gone. Returns true when a new container got exclusive CPUs.
+// access remote. Containers that newly appear are admitted and allocated as a new pod's would be.
+// Removed ones keep their CPUs until their cgroup is gone (see ReleaseRemovedContainers). Returns
+// true when a new container got exclusive CPUs.
 bool Daemon::UpdatePod(const Pod& before, const Pod& after) {
   PodSpecChange change = DiffPodSpecs(before, after);
   if (change.Empty()) return false;

@@ -25,6 +25,36 @@ constexpr char kRecordFix[] =
     "delete the pod to give it a fresh assignment; numapind rewrites checkpoint.pb itself, so "
     "do not edit it by hand";
 
+// The request changed while numapind was down: an in-place resize, or an edited manifest in the
+// dir: pod source. The container keeps the recorded CPUs, as UpdatePod keeps them for a request
+// edited while numapind runs. It still runs on them with its memory on their NUMA node, and a
+// fresh assignment of the new size would move it, or put it in the shared pool when the new size
+// does not fit. So the change is only logged, with the counts and the way to apply it. A request
+// count of 0 means the container no longer qualifies for exclusive CPUs.
+void WarnIfRequestChanged(const RecoveryOutcome& outcome,
+                          const std::vector<LiveContainer>& observed) {
+  if (outcome.source != RecoverySource::kCheckpoint) return;
+  const AssignmentRecord& record = outcome.record;
+  for (const LiveContainer& container : observed) {
+    if (container.pod_uid != record.pod_uid || container.container != record.container ||
+        container.init != record.init) {
+      continue;
+    }
+    const int record_count = record.assignment.cpus.Size();
+    if (container.exclusive_cpus == record_count) return;
+    log::Warning(
+        "Restored assignment has another CPU count than the container's request; it keeps the "
+        "recorded CPUs",
+        {{"pod", record.pod_key},
+         {"container", record.container},
+         {"cpus", record.assignment.cpus.ToString()},
+         {"record_cpu_count", record_count},
+         {"request_cpu_count", container.exclusive_cpus},
+         {"fix", "delete and recreate the pod to apply the new request"}});
+    return;
+  }
+}
+
 }  // namespace
 
 // A kubelet that has just started can serve /pods before it has received its pods, while one that
@@ -134,6 +164,7 @@ void Daemon::RestoreAtStart(const std::map<std::string, Pod>& live) {
       LogRebuilt(outcome);
     } else {
       LogRestored(outcome);
+      WarnIfRequestChanged(outcome, observed);
     }
     if (outcome.source == RecoverySource::kNone || !live.count(outcome.record.pod_uid)) continue;
     containers_[{outcome.record.pod_uid, outcome.record.container}].restored = true;

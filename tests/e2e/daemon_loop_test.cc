@@ -5,7 +5,9 @@
 // container with an invalid id gets no CPUs, a second daemon on one --state-dir fails, and a
 // vanished container cgroup or kubepods tree is logged once. An edited manifest moves no
 // running container, and a container that newly appears in it is pinned, also when it appeared
-// while numapind was down. A checkpointed pod that the first pod list leaves out keeps its CPU.
+// while numapind was down. A checkpointed pod that the first pod list leaves out keeps its CPU,
+// and a restored record whose container's request changed while numapind was down is kept with
+// a warning. A container removed from the manifest keeps its CPU until its cgroup is gone.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -210,6 +212,15 @@ class DaemonLoopTest : public testing::Test {
       if (line.find("\"" + message + "\"") != std::string::npos) ++count;
     }
     return count;
+  }
+
+  // The last logged line that carries `message`, or "" when none does.
+  std::string LogLine(const std::string& message) const {
+    std::string found;
+    for (const std::string& line : log_lines_->last_formatted()) {
+      if (line.find("\"" + message + "\"") != std::string::npos) found = line;
+    }
+    return found;
   }
 
   // Makes a cpuset cgroup with its parent's cpus and mems, removed again in TearDown.
@@ -575,6 +586,59 @@ TEST_F(DaemonLoopTest, NewContainerInRunningPodIsPinned) {
   EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1") << "app keeps its CPU";
 }
 
+TEST_F(DaemonLoopTest, RemovedContainerFreesCpuAfterCgroup) {
+  readback_interval_ = absl::Milliseconds(50);
+  const std::string logger_id(64, 'e');
+  const std::string logger_dir = absl::StrCat(root_, "/kubepods/pod", kUid, "/", logger_id);
+  Pod pod = PodWithLogger(logger_dir, logger_id);
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({pod}));
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }));
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(logger_dir + "/cpuset.cpus") == "0"; }));
+  const std::string released =
+      "Released a container removed from its pod's manifest; it has no cgroup";
+
+  // "app" leaves the manifest, but its cgroup still exists.
+  pod.containers.erase(pod.containers.begin());
+  pod.statuses.erase(pod.statuses.begin());
+  source_->SetPods({pod});
+  ASSERT_TRUE(WaitFor([&] {
+    return LogCount("Pod manifest changed; running containers keep their CPUs and NUMA nodes") == 1;
+  }));
+  usleep(300000);  // About six read-back ticks, which must keep CPU 1 while the cgroup exists.
+  EXPECT_EQ(box_.Get()->cpus[1].owner, CpuOwner::kExclusive) << "CPU 1 is still held for app";
+  EXPECT_EQ(CheckpointCpus(), "1");
+  EXPECT_EQ(LogCount(released), 0);
+
+  ASSERT_EQ(rmdir(container_dir_.c_str()), 0) << container_dir_;
+
+  EXPECT_TRUE(WaitFor([&] { return box_.Get()->cpus[1].owner == CpuOwner::kShared; }))
+      << "CPU 1 is back in the shared pool";
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(logger_dir + "/cpuset.cpus") == "0-1"; }))
+      << "the shared pool grew; logger has " << ReadFile(logger_dir + "/cpuset.cpus");
+  EXPECT_TRUE(WaitFor([&] { return CheckpointCpus().empty(); })) << "the checkpoint dropped app";
+  EXPECT_FALSE(SnapshotApp().has_value()) << "app is no longer tracked";
+  EXPECT_EQ(LogCount(released), 1);
+}
+
+TEST_F(DaemonLoopTest, RemovedUnstartedContainerFreesCpu) {
+  const std::string logger_id(64, 'e');
+  const std::string logger_dir = absl::StrCat(root_, "/kubepods/pod", kUid, "/", logger_id);
+  Pod pod = PodWithLogger(logger_dir, logger_id);
+  pod.statuses[0].container_id = "";  // "app" has not started, so no cgroup can be found for it.
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({pod}));
+  ASSERT_TRUE(WaitFor([&] { return CheckpointCpus() == "1"; })) << "CPU 1 is assigned to app";
+
+  pod.containers.erase(pod.containers.begin());
+  pod.statuses.erase(pod.statuses.begin());
+  source_->SetPods({pod});
+
+  EXPECT_TRUE(WaitFor([&] { return box_.Get()->cpus[1].owner == CpuOwner::kShared; }))
+      << "CPU 1 is back in the shared pool";
+  EXPECT_TRUE(WaitFor([&] { return CheckpointCpus().empty(); })) << "the checkpoint dropped app";
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(logger_dir + "/cpuset.cpus") == "0-1"; }))
+      << "logger has " << ReadFile(logger_dir + "/cpuset.cpus");
+}
+
 TEST_F(DaemonLoopTest, ContainerAddedWhileDownIsDecided) {
   ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{1}));
   WriteFile(container_dir_ + "/cpuset.cpus", "1");
@@ -592,6 +656,39 @@ TEST_F(DaemonLoopTest, ContainerAddedWhileDownIsDecided) {
   EXPECT_NE(state->error.find("shared pool"), std::string::npos)
       << "the allocator decided it; error \"" << state->error << "\"";
   EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1") << "app keeps its CPU";
+}
+
+TEST_F(DaemonLoopTest, RestoreOfResizedContainerKeepsRecord) {
+  ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{1}));
+  WriteFile(container_dir_ + "/cpuset.cpus", "1");
+  const std::string resized =
+      "Restored assignment has another CPU count than the container's request; it keeps the "
+      "recorded CPUs";
+  // The request went from 1 to 2 CPUs while numapind was down.
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod(2000, "1")}));
+
+  ASSERT_TRUE(WaitFor([&] { return SnapshotApp().has_value(); }));
+  EXPECT_TRUE(SnapshotApp()->exclusive);
+  EXPECT_EQ(SnapshotApp()->cpus.ToString(), "1") << "the recorded CPU";
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1") << "the container was not moved";
+  EXPECT_EQ(CheckpointCpus(), "1");
+  ASSERT_EQ(LogCount(resized), 1);
+  const std::string line = LogLine(resized);
+  EXPECT_NE(line.find(" pod=default/web "), std::string::npos) << line;
+  EXPECT_NE(line.find(" container=app "), std::string::npos) << line;
+  EXPECT_NE(line.find(" record_cpu_count=1 "), std::string::npos) << line;
+  EXPECT_NE(line.find(" request_cpu_count=2 "), std::string::npos) << line;
+}
+
+TEST_F(DaemonLoopTest, RestoreOfUnchangedRequestLogsNoResize) {
+  ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{1}));
+  WriteFile(container_dir_ + "/cpuset.cpus", "1");
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod(1000, "1")}));
+
+  ASSERT_TRUE(WaitFor([&] { return LogCount("Restored assignment") == 1; }));
+  EXPECT_EQ(LogCount("Restored assignment has another CPU count than the container's request; "
+                     "it keeps the recorded CPUs"),
+            0);
 }
 
 TEST_F(DaemonLoopTest, PodLeftOutOfFirstListKeepsCpu) {

@@ -33,12 +33,12 @@ EXPECTED = {
 }
 
 
-def parse_cpus(value):
-    """Returns sorted OS indexes from a kernel list string ("0-3,6") or a list of integers."""
-    if isinstance(value, list):
-        return sorted(int(cpu) for cpu in value)
+def parse_cpus(text):
+    """Return the sorted OS indexes of a CPU list in the kernel's list format ("0-3,6")."""
+    if not isinstance(text, str):
+        raise TypeError(f"CPU list {text!r} is not a string in list format")
     cpus = []
-    for part in str(value).split(","):
+    for part in text.split(","):
         if not part:
             continue
         first, _, last = part.partition("-")
@@ -46,44 +46,58 @@ def parse_cpus(value):
     return sorted(cpus)
 
 
-def first_key(record, keys, description):
-    """Returns the value of the first of `keys` that `record` has."""
-    for key in keys:
-        if key in record:
-            return record[key]
-    raise KeyError(f"{description}: none of the keys {keys} in {sorted(record)}")
+def check_nodes(topology, expected):
+    """Return mismatch messages for "nodes" and the top-level "distances" matrix."""
+    nodes = topology["nodes"]
+    ids = [node["id"] for node in nodes]
+    if ids != list(range(len(expected["node_cpus"]))):
+        return [f"NUMA node ids are {ids}, expected 0-{len(expected['node_cpus']) - 1} in order"]
 
-
-# TODO: align these key names (nodes[].id/cpus/distances or a top-level distances matrix,
-# cores[].cpus) with numapinctl's JSON schema. They are assumed, because that schema was not fixed when this check was written.
-def check_topology(topology, expected):
-    """Returns a list of mismatch messages, empty when the JSON matches."""
     errors = []
-    nodes = sorted(topology["nodes"], key=lambda n: first_key(n, ["id", "os_index"], "node id"))
-    if len(nodes) != len(expected["node_cpus"]):
-        return [f"NUMA node count is {len(nodes)}, expected {len(expected['node_cpus'])}"]
-
-    matrix = topology.get("distances")
-    if matrix and not isinstance(matrix[0], list):
-        # A flat row-major list, as numapin's Topology stores it.
-        size = len(nodes)
-        matrix = [matrix[row * size:(row + 1) * size] for row in range(size)]
-    for index, node in enumerate(nodes):
-        cpus = parse_cpus(first_key(node, ["cpus", "cpuset", "cpulist"], "node CPUs"))
-        if cpus != expected["node_cpus"][index]:
-            errors.append(f"node {index} CPUs are {cpus}, expected {expected['node_cpus'][index]}")
-        row = node.get("distances", matrix[index] if matrix else None)
-        if row != expected["distances"][index]:
-            errors.append(f"node {index} distances are {row}, expected {expected['distances'][index]}")
-
-    cores = topology.get("cores")
-    if cores is None:
-        errors.append(f"no 'cores' list in the output; top-level keys are {sorted(topology)}")
-    else:
-        siblings = sorted(parse_cpus(first_key(c, ["cpus", "siblings"], "core CPUs")) for c in cores)
-        if siblings != expected["siblings"]:
-            errors.append(f"SMT siblings are {siblings}, expected {expected['siblings']}")
+    for node, cpus, row in zip(nodes, expected["node_cpus"], expected["distances"]):
+        if parse_cpus(node["cpus"]) != cpus:
+            errors.append(f"node {node['id']} cpus are {node['cpus']!r}, expected {cpus}")
+        if node["distances"] != row:
+            errors.append(f"node {node['id']} distances are {node['distances']}, expected {row}")
+    if topology["distances"] != expected["distances"]:
+        errors.append(f"distances matrix is {topology['distances']}, expected {expected['distances']}")
+    if topology["distances_reported"] is not True:
+        errors.append(f"distances_reported is {topology['distances_reported']!r}, expected true")
     return errors
+
+
+def check_cores(topology, expected):
+    """Return mismatch messages for "cores", "smt_width" and "assignable_cpus"."""
+    errors = []
+    cores = topology["cores"]
+    siblings = sorted(parse_cpus(core["cpus"]) for core in cores)
+    if siblings != expected["siblings"]:
+        errors.append(f"SMT siblings are {siblings}, expected {expected['siblings']}")
+
+    node_of_cpu = {cpu: node for node, cpus in enumerate(expected["node_cpus"]) for cpu in cpus}
+    for core in cores:
+        nodes = {node_of_cpu.get(cpu) for cpu in parse_cpus(core["cpus"])}
+        if nodes != {core["numa_node"]}:
+            errors.append(f"core {core['index']} (cpus {core['cpus']}) has numa_node "
+                          f"{core['numa_node']}, expected its CPUs' node {sorted(nodes, key=str)}")
+
+    smt_width = len(expected["siblings"][0])
+    if topology["smt_width"] != smt_width:
+        errors.append(f"smt_width is {topology['smt_width']}, expected {smt_width}")
+    all_cpus = sorted(node_of_cpu)
+    if parse_cpus(topology["assignable_cpus"]) != all_cpus:
+        errors.append(f"assignable_cpus is {topology['assignable_cpus']!r}, expected {all_cpus}")
+    return errors
+
+
+def check_topology(topology, expected):
+    """Return a list of mismatch messages, empty when the JSON matches.
+
+    Reads the schema that `numapinctl topology --output=json` writes (tools/numapinctl/topology.cc,
+    docs/numapinctl.md): CPU sets are list-format strings, and each node's "distances" is its row
+    of the top-level matrix.
+    """
+    return check_nodes(topology, expected) + check_cores(topology, expected)
 
 
 def main():
