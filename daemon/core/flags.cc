@@ -31,7 +31,8 @@ ABSL_FLAG(std::string, reserved_cpus, "", "CPUs never made exclusive, in kernel 
 ABSL_FLAG(bool, strict_cpu_reservation, false, "keep reserved CPUs out of the shared pool too");
 ABSL_FLAG(bool, full_pcpus_only, false, "assign whole cores only");
 ABSL_FLAG(std::string, set_mems, "auto",
-          "write cpuset.mems of exclusive containers: auto (on with --topology=host), on, off");
+          "write cpuset.mems of exclusive containers: auto (on in allocate mode with "
+          "--topology=host), on, off");
 ABSL_FLAG(std::string, exclusive_cfs_quota, "keep",
           "keep the CFS quota of exclusive containers, or unlimited to lift it");
 ABSL_FLAG(std::string, state_dir, "/var/lib/numapin", "directory of the assignment checkpoint");

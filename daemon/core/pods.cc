@@ -322,7 +322,12 @@ void Daemon::RefreshDesired() {
       auto pod = cpu_manager_state_->entries.find(key.pod_uid);
       if (pod != cpu_manager_state_->entries.end() && pod->second.count(key.name)) {
         const CpuSet& cpus = pod->second.at(key.name);
-        observed = Assignment{cpus, topology_.NodesOf(cpus), CpuSet()};
+        const CpuSet nodes = topology_.NodesOf(cpus);
+        // With --set-mems=on, expect the mems the allocator would give these CPUs. An empty set
+        // never matches a cgroup, so every read-back would count drift.
+        CpuSet mems = nodes.Intersection(topology_.NodesWithMemory());
+        if (mems.Empty()) mems = nodes;
+        observed = Assignment{cpus, nodes, mems};
         assignment = &*observed;
       }
     }
