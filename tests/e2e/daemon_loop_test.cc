@@ -7,6 +7,7 @@
 // running container, and a container that newly appears in it is pinned, also when it appeared
 // while numapind was down. A checkpointed pod that the first pod list leaves out keeps its CPU.
 // In observe mode on the host's topology, a cpuset that matches cpu_manager_state is no drift.
+// A state dump that cannot be written is logged.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -638,6 +639,19 @@ TEST_F(DaemonLoopTest, LateInvalidContainerIdReleasesCpus) {
   EXPECT_FALSE(app->exclusive);
   EXPECT_NE(app->error.find("is invalid"), std::string::npos) << app->error;
   EXPECT_TRUE(WaitFor([&] { return CheckpointCpus().empty(); })) << "the checkpoint dropped it";
+}
+
+TEST_F(DaemonLoopTest, DumpToMissingDirectoryIsLogged) {
+  adjust_options_ = [](DaemonOptions& options) {
+    options.dump_state_file = "/nonexistent-numapin-dir/dump.json";
+  };
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  source_->SetPods({GuaranteedPod()});
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }));
+
+  EXPECT_TRUE(WaitFor([&] { return LogCount("Writing the state dump failed") > 0; }));
+  EXPECT_EQ(LogCount("Writing the state dump failed"), 1) << "repeats are rate-limited";
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1") << "pinning goes on without a dump";
 }
 
 // Observe mode on the host's topology, with the kubelet's cpu_manager_state giving the test
