@@ -7,7 +7,7 @@
 // running container, and a container that newly appears in it is pinned, also when it appeared
 // while numapind was down. A checkpointed pod that the first pod list leaves out keeps its CPU.
 // In observe mode on the host's topology, a cpuset that matches cpu_manager_state is no drift.
-// A state dump that cannot be written is logged.
+// A state dump that cannot be written, and a second pod with a taken uid, are logged.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -652,6 +652,19 @@ TEST_F(DaemonLoopTest, DumpToMissingDirectoryIsLogged) {
   EXPECT_TRUE(WaitFor([&] { return LogCount("Writing the state dump failed") > 0; }));
   EXPECT_EQ(LogCount("Writing the state dump failed"), 1) << "repeats are rate-limited";
   EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1") << "pinning goes on without a dump";
+}
+
+TEST_F(DaemonLoopTest, DuplicateUidIsLoggedAndIgnored) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  Pod copy = GuaranteedPod();
+  copy.name = "web-copy";
+  source_->SetPods({GuaranteedPod(), copy});
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }));
+
+  EXPECT_EQ(LogCount("Ignored a second pod with the same uid"), 1);
+  std::optional<ContainerState> app = SnapshotApp();
+  ASSERT_TRUE(app.has_value());
+  EXPECT_EQ(app->pod, "web") << "the first pod of the list is kept";
 }
 
 // Observe mode on the host's topology, with the kubelet's cpu_manager_state giving the test
