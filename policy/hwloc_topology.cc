@@ -1,7 +1,10 @@
 // LoadTopology: the one edge of policy/ that does I/O. It reads the machine (or an XML export or
 // a synthetic description) through hwloc and turns it into a Topology value of OS indexes.
 #include <hwloc.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -158,10 +161,19 @@ absl::StatusOr<Topology> LoadTopology(const std::string& source) {
   bool host = source == "host";
   if (absl::StartsWith(source, "xml:")) {
     std::string path = source.substr(4);
+    // hwloc fails alike on a missing file and on a malformed one, so the file is checked first.
+    if (access(path.c_str(), R_OK) != 0) {
+      const int saved = errno;
+      const std::string message =
+          absl::StrCat("cannot read hwloc XML topology \"", path, "\": ", std::strerror(saved),
+                       "; fix the path in xml:PATH");
+      if (saved == ENOENT) return absl::NotFoundError(message);
+      return absl::InvalidArgumentError(message);
+    }
     if (hwloc_topology_set_xml(raw, path.c_str()) != 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat("failed to read hwloc XML topology \"", path,
-                       "\"; expected a file written by `lstopo --of xml`"));
+          absl::StrCat("hwloc XML topology \"", path,
+                       "\" is invalid; expected a file written by `lstopo --of xml`"));
     }
   } else if (absl::StartsWith(source, "synthetic:")) {
     std::string description = source.substr(10);

@@ -268,8 +268,8 @@ const char* QosClassName(QosClass qos) {
 
 absl::StatusOr<Pod> ParsePodJson(const json& object) {
   if (!object.is_object()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("pod is a JSON ", object.type_name(), "; expected a Pod object"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "pod is a ", object.type_name(), ", not an object; expected a Pod object in JSON or YAML"));
   }
   if (const json* kind = Member(object, "kind"); kind != nullptr && *kind != "Pod") {
     return absl::InvalidArgumentError(
@@ -309,7 +309,8 @@ absl::StatusOr<PodList> ParsePodList(absl::string_view text) {
   if (!object.ok()) return object.status();
   if (!object->is_object()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("pod list is a JSON ", object->type_name(), "; expected a PodList object"));
+        absl::StrCat("pod list is a ", object->type_name(),
+                     ", not an object; expected a PodList object in JSON or YAML"));
   }
   if (const json* kind = Member(*object, "kind"); kind != nullptr && *kind != "PodList") {
     return absl::InvalidArgumentError(absl::StrCat("object of kind ", kind->dump(),

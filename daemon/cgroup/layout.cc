@@ -194,6 +194,11 @@ absl::StatusOr<CgroupLayout> DetectLayout(const std::string& cgroup_root,
 }
 
 absl::Status ValidatePodUid(absl::string_view uid) {
+  if (uid.empty()) {
+    // A hand-written manifest often leaves it out, and the pod's cgroup is named after it.
+    return absl::InvalidArgumentError(
+        "pod uid is missing; set metadata.uid to the uid the API server gave the pod");
+  }
   bool valid = !uid.empty() && uid.size() <= kMaxUidLength &&
                std::all_of(uid.begin(), uid.end(),
                            [](char c) { return absl::ascii_isxdigit(c) || c == '-'; });

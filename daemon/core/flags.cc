@@ -6,8 +6,8 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage_config.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/core/options.h"
@@ -25,7 +25,8 @@ ABSL_FLAG(std::string, kubelet_ca_file, "/var/run/secrets/kubernetes.io/servicea
           "CA bundle that signed the kubelet's serving certificate");
 ABSL_FLAG(bool, kubelet_insecure_skip_tls_verify, false,
           "do not verify the kubelet's certificate (test clusters only)");
-ABSL_FLAG(absl::Duration, kubelet_poll_interval, absl::Seconds(5), "time between /pods reads");
+ABSL_FLAG(absl::Duration, kubelet_poll_interval, absl::Seconds(5),
+          "time between /pods reads, a duration with a unit such as 5s or 500ms");
 ABSL_FLAG(std::string, cgroup_root, "/sys/fs/cgroup",
           "directory that contains kubepods or kubepods.slice, or the parent of the hierarchies");
 ABSL_FLAG(std::string, topology, "host", "host, xml:PATH or synthetic:DESCRIPTION (hwloc)");
@@ -33,7 +34,8 @@ ABSL_FLAG(std::string, reserved_cpus, "", "CPUs never made exclusive, in kernel 
 ABSL_FLAG(bool, strict_cpu_reservation, false, "keep reserved CPUs out of the shared pool too");
 ABSL_FLAG(bool, full_pcpus_only, false, "assign whole cores only");
 ABSL_FLAG(std::string, set_mems, "auto",
-          "write cpuset.mems of exclusive containers: auto (on with --topology=host), on, off");
+          "write cpuset.mems of exclusive containers: auto (on in allocate mode with "
+          "--topology=host), on, off");
 ABSL_FLAG(std::string, exclusive_cfs_quota, "keep",
           "keep the CFS quota of exclusive containers, or unlimited to lift it");
 ABSL_FLAG(std::string, state_dir, "/var/lib/numapin", "directory of the assignment checkpoint");
@@ -45,10 +47,11 @@ ABSL_FLAG(std::string, textfile_dir, "", "also write numapin.prom here for node-
 ABSL_FLAG(std::string, node_name, "", "node label of every series (default: $NODE_NAME)");
 ABSL_FLAG(std::string, log_format, "text", "text (klog-like key=value) or json");
 ABSL_FLAG(absl::Duration, readback_interval, absl::Seconds(1),
-          "time between read-backs of every managed cgroup's cpuset");
+          "time between read-backs of every managed cgroup's cpuset, a duration with a unit such "
+          "as 1s or 250ms");
 ABSL_FLAG(absl::Duration, empty_pod_list_wait, absl::Seconds(30),
           "at start-up, how long an empty first pod list, or one that leaves out checkpointed pods "
-          "that still have cgroups, is not trusted");
+          "that still have cgroups, is not trusted, a duration with a unit such as 30s");
 ABSL_FLAG(std::string, monitor, "auto",
           "eBPF scheduler monitor: auto (run without it if it fails to load), on, off");
 ABSL_FLAG(std::string, dump_state_file, "",
@@ -125,14 +128,20 @@ absl::StatusOr<DaemonOptions> ParseFlags(int argc, char** argv) {
   // absl aborts on a second call, and tests parse more than once.
   static const bool usage_set = [] {
     absl::SetProgramUsageMessage(
-        "numapind: gives Guaranteed pods exclusive CPUs on one NUMA node and keeps them pinned");
+        "gives Guaranteed pods exclusive CPUs on one NUMA node and keeps them pinned.\n"
+        "Flag names take dashes or underscores: --cgroup-root or --cgroup_root.");
+    absl::FlagsUsageConfig config;
+    // absl's --help lists only the flags of main()'s file, and numapind's are defined here.
+    config.contains_help_flags = [](absl::string_view file) {
+      return absl::EndsWith(file, "daemon/core/flags.cc");
+    };
+    config.contains_helpshort_flags = config.contains_help_flags;
     // absl's own --version text gives the program name and whether absl itself was built with
     // NDEBUG (Debian's was not, so it printed "Debug build"), nothing about numapind's build.
-    absl::FlagsUsageConfig usage_config;
-    usage_config.version_string = [] {
+    config.version_string = [] {
       return std::string("numapind " NUMAPIN_VERSION " (revision " NUMAPIN_REVISION ")\n");
     };
-    absl::SetFlagsUsageConfig(usage_config);
+    absl::SetFlagsUsageConfig(config);
     return true;
   }();
   (void)usage_set;

@@ -36,9 +36,12 @@ struct DaemonOptions {
   Tristate monitor = Tristate::kAuto;
   std::string dump_state_file;  // When set, a JSON summary of each snapshot is written here.
 
-  // Whether cpuset.mems is managed: --set-mems=auto means on with the host's real topology.
+  // Whether cpuset.mems is managed. --set-mems=auto means on in allocate mode with the host's
+  // real topology. In observe mode the kubelet owns cpuset.mems (its memory manager sets them,
+  // or they stay at the parent's nodes), and cpu_manager_state contains no mems to check against.
   bool ManageMems() const {
-    return set_mems == Tristate::kOn || (set_mems == Tristate::kAuto && topology == "host");
+    if (set_mems == Tristate::kAuto) return mode == DaemonMode::kAllocate && topology == "host";
+    return set_mems == Tristate::kOn;
   }
   // Whether numapind writes cgroups at all.
   bool Writes() const { return mode == DaemonMode::kAllocate || repair; }

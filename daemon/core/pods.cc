@@ -70,8 +70,18 @@ void Daemon::OnPods(std::vector<Pod> pods) {
       continue;
     }
     if (IsTerminal(pod)) continue;
-    std::string uid = pod.uid;
-    live.emplace(uid, std::move(pod));
+    // try_emplace leaves `pod` intact when the uid is taken, so the warning can name it.
+    auto [first, inserted] = live.try_emplace(pod.uid, std::move(pod));
+    if (!inserted) {
+      uint64_t suppressed = 0;
+      if (log_limiter_.Allow(absl::StrCat("duplicate-uid/", pod.uid), absl::Now(), &suppressed)) {
+        log::Warning("Ignored a second pod with the same uid",
+                     {{"pod", pod.Key()},
+                      {"uid", pod.uid},
+                      {"kept", first->second.Key()},
+                      {"suppressed", suppressed}});
+      }
+    }
   }
 
   if (!first_sync_done_) {
@@ -324,7 +334,12 @@ void Daemon::RefreshDesired() {
       auto pod = cpu_manager_state_->entries.find(key.pod_uid);
       if (pod != cpu_manager_state_->entries.end() && pod->second.count(key.name)) {
         const CpuSet& cpus = pod->second.at(key.name);
-        observed = Assignment{cpus, topology_.NodesOf(cpus), CpuSet()};
+        const CpuSet nodes = topology_.NodesOf(cpus);
+        // With --set-mems=on, expect the mems the allocator would give these CPUs. An empty set
+        // never matches a cgroup, so every read-back would count drift.
+        CpuSet mems = nodes.Intersection(topology_.NodesWithMemory());
+        if (mems.Empty()) mems = nodes;
+        observed = Assignment{cpus, nodes, mems};
         assignment = &*observed;
       }
     }

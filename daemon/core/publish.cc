@@ -80,7 +80,15 @@ void Daemon::Publish() {
     // is rendered only when the values it shows changed.
     DumpedState dumped = DumpedStateOf(*snapshot);
     if (!last_dump_.has_value() || !(dumped == *last_dump_)) {
-      if (WriteDump(options_.dump_state_file, DumpText(dumped))) last_dump_ = std::move(dumped);
+      absl::Status written = WriteDump(options_.dump_state_file, DumpText(dumped));
+      uint64_t suppressed = 0;
+      if (written.ok()) {
+        last_dump_ = std::move(dumped);
+      } else if (log_limiter_.Allow("dump_state_file", absl::Now(), &suppressed)) {
+        log::Warning(
+            "Writing the state dump failed",
+            {{"path", options_.dump_state_file}, {"error", written}, {"suppressed", suppressed}});
+      }
     }
   }
   if (publish_hook_) publish_hook_(*snapshot);

@@ -1,7 +1,9 @@
 // The state dump: the snapshot's shown values, their JSON text and the atomic write.
 #include "daemon/core/state_dump.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -64,13 +66,25 @@ std::string DumpText(const DumpedState& state) {
   return root.dump(1);
 }
 
-bool WriteDump(const std::string& path, const std::string& text) {
+absl::Status WriteDump(const std::string& path, const std::string& text) {
   const std::string temporary = absl::StrCat(path, ".tmp");
+  auto failed = [](const std::string& what, const std::string& file) {
+    return absl::UnavailableError(absl::StrCat(what, " ", file, " failed: ", std::strerror(errno),
+                                               "; fix --dump-state-file"));
+  };
   FILE* out = std::fopen(temporary.c_str(), "w");
-  if (out == nullptr) return false;
+  if (out == nullptr) return failed("creating", temporary);
+
   const bool written = std::fwrite(text.data(), 1, text.size(), out) == text.size();
   const bool closed = std::fclose(out) == 0;
-  return written && closed && std::rename(temporary.c_str(), path.c_str()) == 0;
+  if (!written || !closed) {
+    absl::Status status = failed("writing", temporary);
+    std::remove(temporary.c_str());
+    return status;
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0)
+    return failed("renaming the dump to", path);
+  return absl::OkStatus();
 }
 
 }  // namespace numapin

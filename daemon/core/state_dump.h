@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "daemon/snapshot.h"
 #include "policy/cpuset.h"
 
@@ -55,7 +56,7 @@ DumpedState DumpedStateOf(const DaemonSnapshot& snapshot);
 std::string DumpText(const DumpedState& state);
 
 // Writes `text` to `path` through a temporary file and rename, so that a reader never sees half a
-// file. Returns false when the file could not be written.
-bool WriteDump(const std::string& path, const std::string& text);
+// file. The error names the file and the errno text.
+absl::Status WriteDump(const std::string& path, const std::string& text);
 
 }  // namespace numapin

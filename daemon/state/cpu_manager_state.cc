@@ -53,8 +53,15 @@ absl::Status ParseEntries(const nlohmann::json& entries, CpuManagerState& state)
 
 absl::StatusOr<CpuManagerState> ParseCpuManagerState(absl::string_view text) {
   nlohmann::json root = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
-  if (root.is_discarded() || !root.is_object()) {
-    return absl::InvalidArgumentError("cpu_manager_state is not a JSON object");
+  if (root.is_discarded()) {
+    return absl::InvalidArgumentError(
+        "cpu_manager_state is not valid JSON; expected the kubelet's checkpoint, an object with "
+        "policyName, defaultCpuSet and entries");
+  }
+  if (!root.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat("cpu_manager_state is a JSON ", root.type_name(),
+                                                   "; expected an object with policyName, "
+                                                   "defaultCpuSet and entries"));
   }
   CpuManagerState state;
   auto policy = root.find("policyName");
@@ -85,7 +92,12 @@ absl::StatusOr<CpuManagerState> ReadCpuManagerState(const std::string& path) {
   std::ifstream in(path);
   if (!in) {
     int saved = errno;
-    if (saved == ENOENT) return absl::NotFoundError(absl::StrCat(path, " does not exist"));
+    if (saved == ENOENT) {
+      return absl::NotFoundError(absl::StrCat(
+          path,
+          " does not exist; point --cpu-manager-state at the kubelet's cpu_manager_state, "
+          "which a kubelet with cpuManagerPolicy static writes"));
+    }
     return absl::InternalError(absl::StrCat("opening ", path, " failed: ", std::strerror(saved)));
   }
   std::ostringstream text;

@@ -8,6 +8,8 @@
 // while numapind was down. A checkpointed pod that the first pod list leaves out keeps its CPU,
 // and a restored record whose container's request changed while numapind was down is kept with
 // a warning. A container removed from the manifest keeps its CPU until its cgroup is gone.
+// In observe mode on the host's topology, a cpuset that matches cpu_manager_state is no drift.
+// A state dump that cannot be written, and a second pod with a taken uid, are logged.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -17,6 +19,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -238,6 +241,7 @@ class DaemonLoopTest : public testing::Test {
     options.topology = "synthetic:numa:2 core:1 pu:1";
     options.state_dir = state_dir_;
     options.readback_interval = readback_interval_;
+    if (adjust_options_) adjust_options_(options);
     return options;
   }
 
@@ -330,6 +334,7 @@ class DaemonLoopTest : public testing::Test {
   std::string state_dir_;
   std::vector<std::string> made_;
   absl::Duration readback_interval_ = absl::Seconds(30);
+  std::function<void(DaemonOptions&)> adjust_options_;  // Applied last in Options().
   std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> log_lines_;
   SnapshotBox box_;
   FakePodSource* source_ = nullptr;
@@ -731,6 +736,97 @@ TEST_F(DaemonLoopTest, LateInvalidContainerIdReleasesCpus) {
   EXPECT_FALSE(app->exclusive);
   EXPECT_NE(app->error.find("is invalid"), std::string::npos) << app->error;
   EXPECT_TRUE(WaitFor([&] { return CheckpointCpus().empty(); })) << "the checkpoint dropped it";
+}
+
+TEST_F(DaemonLoopTest, DumpToMissingDirectoryIsLogged) {
+  adjust_options_ = [](DaemonOptions& options) {
+    options.dump_state_file = "/nonexistent-numapin-dir/dump.json";
+  };
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  source_->SetPods({GuaranteedPod()});
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }));
+
+  EXPECT_TRUE(WaitFor([&] { return LogCount("Writing the state dump failed") > 0; }));
+  EXPECT_EQ(LogCount("Writing the state dump failed"), 1) << "repeats are rate-limited";
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1") << "pinning goes on without a dump";
+}
+
+TEST_F(DaemonLoopTest, DuplicateUidIsLoggedAndIgnored) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  Pod copy = GuaranteedPod();
+  copy.name = "web-copy";
+  source_->SetPods({GuaranteedPod(), copy});
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }));
+
+  EXPECT_EQ(LogCount("Ignored a second pod with the same uid"), 1);
+  std::optional<ContainerState> app = SnapshotApp();
+  ASSERT_TRUE(app.has_value());
+  EXPECT_EQ(app->pod, "web") << "the first pod of the list is kept";
+}
+
+// Observe mode on the host's topology, with the kubelet's cpu_manager_state giving the test
+// container the highest online CPU and the cgroup already on it, as the static policy leaves it.
+class ObserveModeTest : public DaemonLoopTest {
+ protected:
+  void SetUp() override {
+    DaemonLoopTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    absl::StatusOr<CpuSet> online = CpuSet::Parse(ReadFile("/sys/devices/system/cpu/online"));
+    ASSERT_TRUE(online.ok()) << online.status();
+    if (online->Size() < 2) GTEST_SKIP() << "needs two online CPUs, one of them shared";
+    exclusive_cpu_ = CpuSet{online->ToVector().back()};
+    const std::string state_file = state_dir_ + "/cpu_manager_state";
+    WriteFile(state_file,
+              absl::StrCat(R"({"policyName":"static","defaultCpuSet":")",
+                           online->Difference(exclusive_cpu_).ToString(), R"(","entries":{")", kUid,
+                           R"(":{"app":")", exclusive_cpu_.ToString(), R"("}},"checksum":1})"));
+    WriteFile(container_dir_ + "/cpuset.cpus", exclusive_cpu_.ToString());
+    readback_interval_ = absl::Milliseconds(50);
+    adjust_options_ = [this, state_file](DaemonOptions& options) {
+      options.mode = DaemonMode::kObserve;
+      options.repair = true;
+      options.topology = "host";
+      options.cpu_manager_state = state_file;
+      options.set_mems = set_mems_;
+    };
+  }
+
+  // Starts observe mode with the test pod and waits until the container is known as exclusive
+  // and several read-backs have run.
+  void StartObserving() {
+    Pod pod = GuaranteedPod();
+    pod.annotations.clear();
+    ASSERT_NO_FATAL_FAILURE(StartDaemon({pod}));
+    ASSERT_TRUE(WaitFor([&] { return SnapshotApp().has_value() && SnapshotApp()->exclusive; }));
+    usleep(500000);
+  }
+
+  uint64_t CpusetDrift() const {
+    auto it = box_.Get()->drift_detected.find("cpuset");
+    return it == box_.Get()->drift_detected.end() ? 0 : it->second;
+  }
+
+  CpuSet exclusive_cpu_;
+  Tristate set_mems_ = Tristate::kAuto;
+};
+
+TEST_F(ObserveModeTest, MatchingCpusetIsNoDrift) {
+  ASSERT_NO_FATAL_FAILURE(StartObserving());
+  EXPECT_EQ(CpusetDrift(), 0u) << "cpu_manager_state names no mems to compare";
+  EXPECT_EQ(LogCount("Drift detected"), 0);
+  EXPECT_EQ(LogCount("Re-pinned container"), 0);
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), exclusive_cpu_.ToString());
+}
+
+TEST_F(ObserveModeTest, SetMemsOnExpectsNodesOfCpus) {
+  set_mems_ = Tristate::kOn;
+  ASSERT_NO_FATAL_FAILURE(StartObserving());
+  std::optional<ContainerState> app = SnapshotApp();
+  ASSERT_TRUE(app.has_value());
+  EXPECT_FALSE(app->mems.Empty()) << "never an empty cpuset.mems to expect";
+  EXPECT_EQ(LogCount("Pin conflict: another writer keeps rewriting the cpuset, backing off"), 0)
+      << "a repair that matches what it wrote settles";
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.mems"), app->mems.ToString());
 }
 
 }  // namespace

@@ -105,11 +105,19 @@ TEST(PodUidValidate, AcceptsRfc4122AndStaticPodHash) {
 }
 
 TEST(PodUidValidate, RejectsPathTraversalNamingIt) {
-  for (const char* uid : {"../../x", "a/b", "", ".", "abc_def", "x y"}) {
+  for (const char* uid : {"../../x", "a/b", ".", "abc_def", "x y"}) {
     absl::Status status = ValidatePodUid(uid);
     ASSERT_FALSE(status.ok()) << uid;
     EXPECT_NE(status.message().find(uid), absl::string_view::npos) << status;
   }
+}
+
+TEST(PodUidValidate, EmptySaysMissing) {
+  absl::Status status = ValidatePodUid("");
+
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("pod uid is missing"), absl::string_view::npos) << status;
+  EXPECT_NE(status.message().find("metadata.uid"), absl::string_view::npos) << status;
 }
 
 TEST(PodUidValidate, TooLongNamesTheLimit) {

@@ -45,6 +45,26 @@ TEST(CpuManagerStateParse, RejectsInvalidJson) {
   EXPECT_FALSE(ParseCpuManagerState("[]").ok());
 }
 
+TEST(CpuManagerStateParse, InvalidJsonSaysSo) {
+  absl::StatusOr<CpuManagerState> truncated = ParseCpuManagerState("{\"policyName\":");
+  ASSERT_FALSE(truncated.ok());
+  EXPECT_NE(truncated.status().message().find("not valid JSON"), absl::string_view::npos)
+      << truncated.status();
+
+  absl::StatusOr<CpuManagerState> array = ParseCpuManagerState("[]");
+  ASSERT_FALSE(array.ok());
+  EXPECT_NE(array.status().message().find("is a JSON array"), absl::string_view::npos)
+      << array.status();
+}
+
+TEST(CpuManagerStateRead, MissingFileNamesFlag) {
+  absl::StatusOr<CpuManagerState> state = ReadCpuManagerState("/nonexistent/cpu_manager_state");
+  ASSERT_FALSE(state.ok());
+  EXPECT_EQ(state.status().code(), absl::StatusCode::kNotFound) << state.status();
+  EXPECT_NE(state.status().message().find("--cpu-manager-state"), absl::string_view::npos)
+      << state.status();
+}
+
 TEST(CpuManagerStateParse, RejectsBadCpuListNamingEntry) {
   absl::StatusOr<CpuManagerState> state = ParseCpuManagerState(
       R"({"policyName":"static","defaultCpuSet":"0","entries":{"pod-a":{"app":"2-x"}}})");

@@ -45,6 +45,16 @@ TEST(ParseFlags, SetMemsAutoFollowsHostTopology) {
   EXPECT_FALSE(options->ManageMems());
 }
 
+TEST(ParseFlags, SetMemsAutoIsOffInObserveMode) {
+  absl::StatusOr<DaemonOptions> options =
+      Parse({"--mode=observe", "--set-mems=auto", "--topology=host"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_FALSE(options->ManageMems()) << "the kubelet owns cpuset.mems in observe mode";
+  options = Parse({"--mode=observe", "--set-mems=on", "--topology=host"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_TRUE(options->ManageMems()) << "an explicit --set-mems=on still applies";
+}
+
 TEST(ParseFlags, RejectsInvalidValuesNamingFlag) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"--mode=fast", "--mode"},

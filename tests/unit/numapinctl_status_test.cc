@@ -32,6 +32,15 @@ TEST(StatusText, HeaderSummarizesDaemon) {
       << text;
 }
 
+TEST(StatusText, HeaderWithoutNodeNameOrAge) {
+  DaemonSnapshot snapshot = MakeTestSnapshot();
+  snapshot.node_name = "";
+  absl::StatusOr<std::string> text =
+      StatusText(StatusJson(snapshot), absl::FromUnixNanos(snapshot.taken_unix_nanos));
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_TRUE(absl::StartsWith(*text, "numapind: allocate mode, snapshot 0s old, ready")) << *text;
+}
+
 TEST(StatusText, OneRowPerNumaNode) {
   const std::string text = MapText(MakeTestSnapshot());
   // 16 CPUs on 2 nodes: reserved 0-1, pod-0 2-3 (A), pod-1 4-5 (B), pod-3 6-7 (C), pod-4 8-9 (D).

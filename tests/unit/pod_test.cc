@@ -15,6 +15,7 @@ namespace {
 
 using numapin::testing::ReadFixture;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string Message(const absl::Status& status) { return std::string(status.message()); }
 
@@ -400,6 +401,18 @@ TEST(ParsePodList, RejectsWrongShape) {
   EXPECT_FALSE(ParsePodList(R"({"kind":"Pod","items":[]})").ok());
   EXPECT_FALSE(ParsePodList(R"({"items":{}})").ok());
   EXPECT_FALSE(ParsePodList("[1,2]").ok());
+}
+
+TEST(ParsePod, PlainTextNamesTheType) {
+  // A text file in the manifest directory parses as one YAML scalar.
+  absl::StatusOr<Pod> pod = ParsePod("hello");
+  ASSERT_FALSE(pod.ok());
+  EXPECT_THAT(Message(pod.status()), HasSubstr("pod is a string, not an object"));
+  EXPECT_THAT(Message(pod.status()), Not(HasSubstr("JSON string")));
+
+  absl::StatusOr<PodList> list = ParsePodList("not json");
+  ASSERT_FALSE(list.ok());
+  EXPECT_THAT(Message(list.status()), HasSubstr("pod list is a string, not an object"));
 }
 
 }  // namespace

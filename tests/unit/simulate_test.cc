@@ -243,6 +243,7 @@ TEST(SimulateCommand, UsageErrors) {
   RunResult missing = RunNumapinctl("simulate " + kInterleaved + " /nonexistent/events.jsonl");
   EXPECT_EQ(missing.exit_status, 2);
   EXPECT_THAT(missing.stderr_text, HasSubstr("cannot open events file /nonexistent/events.jsonl"));
+  EXPECT_THAT(missing.stderr_text, HasSubstr("No such file or directory"));
 
   RunResult unknown = RunNumapinctl("simulate --reserve=0");
   EXPECT_EQ(unknown.exit_status, 2);

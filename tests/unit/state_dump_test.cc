@@ -77,22 +77,27 @@ TEST(WriteDump, ReplacesFile) {
   ASSERT_NE(mkdtemp(pattern), nullptr);
   const std::string path = std::string(pattern) + "/dump.json";
 
-  const bool first = WriteDump(path, "{\"a\": 1}");
-  const bool second = WriteDump(path, "{\"a\": 2}");
+  const absl::Status first = WriteDump(path, "{\"a\": 1}");
+  const absl::Status second = WriteDump(path, "{\"a\": 2}");
   std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
   const bool temporary_left = std::filesystem::exists(path + ".tmp");
   std::filesystem::remove_all(pattern);
 
-  EXPECT_TRUE(first);
-  EXPECT_TRUE(second);
+  EXPECT_TRUE(first.ok()) << first;
+  EXPECT_TRUE(second.ok()) << second;
   EXPECT_EQ(text.str(), "{\"a\": 2}");
   EXPECT_FALSE(temporary_left);
 }
 
 TEST(WriteDump, MissingDirectoryFails) {
-  EXPECT_FALSE(WriteDump("/nonexistent-numapin-dir/dump.json", "{}"));
+  const absl::Status status = WriteDump("/nonexistent-numapin-dir/dump.json", "{}");
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("/nonexistent-numapin-dir/dump.json"), absl::string_view::npos)
+      << status;
+  EXPECT_NE(status.message().find("No such file or directory"), absl::string_view::npos) << status;
+  EXPECT_NE(status.message().find("--dump-state-file"), absl::string_view::npos) << status;
 }
 
 }  // namespace

@@ -3,9 +3,13 @@
 #include "policy/topology.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <string>
+
+#include "absl/strings/str_cat.h"
 
 namespace numapin {
 namespace {
@@ -87,6 +91,29 @@ TEST(TopologySource, RejectsUnknownSourcesNamingThem) {
   EXPECT_NE(missing.status().message().find("/nonexistent/topology.xml"), std::string::npos);
   absl::StatusOr<Topology> garbage = LoadTopology("synthetic:pu:banana");
   EXPECT_FALSE(garbage.ok());
+}
+
+TEST(TopologySource, MissingXmlFileIsNotFound) {
+  absl::StatusOr<Topology> missing = LoadTopology("xml:/nonexistent/topology.xml");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound) << missing.status();
+  EXPECT_NE(missing.status().message().find("No such file or directory"), std::string::npos)
+      << missing.status();
+  EXPECT_NE(missing.status().message().find("fix the path"), std::string::npos) << missing.status();
+}
+
+TEST(TopologySource, MalformedXmlFileIsInvalid) {
+  char path[] = "/tmp/numapin-topology-test-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "not xml\n", 8), 8);
+  close(fd);
+  absl::StatusOr<Topology> malformed = LoadTopology(absl::StrCat("xml:", path));
+  unlink(path);
+  ASSERT_FALSE(malformed.ok());
+  EXPECT_EQ(malformed.status().code(), absl::StatusCode::kInvalidArgument) << malformed.status();
+  EXPECT_NE(malformed.status().message().find("lstopo --of xml"), std::string::npos)
+      << malformed.status();
 }
 
 TEST(TopologyHost, SeesEveryOnlineCpu) {

@@ -5,6 +5,8 @@
 //   {"op":"add","pod":<Pod as the API serves it>}
 //   {"op":"init_done","pod":{"metadata":{"namespace":"default","name":"web"}}}
 //   {"op":"delete","pod":{"metadata":{"namespace":"default","name":"web"}}}
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -247,7 +249,8 @@ int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::os
   } else {
     std::ifstream file(path);
     if (!file) {
-      err << "numapinctl simulate: cannot open events file " << path << "\n";
+      err << "numapinctl simulate: cannot open events file " << path << ": " << std::strerror(errno)
+          << "\n";
       return kExitUsage;
     }
     failed = SimulateEvents(*allocator, file, path, out, err);

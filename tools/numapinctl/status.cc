@@ -58,14 +58,18 @@ std::string HeaderLine(const nlohmann::json& status, absl::Time now) {
   if (!ready.at("first_sync_done").get<bool>()) missing.push_back("first pod sync not done");
 
   int64_t taken = status.at("taken_unix_nanos").get<int64_t>();
-  std::string age = taken == 0
-                        ? "no snapshot yet"
-                        : absl::StrCat("snapshot ",
-                                       absl::FormatDuration(absl::Trunc(
-                                           now - absl::FromUnixNanos(taken), absl::Seconds(1))),
-                                       " old");
+  std::string age = "no snapshot yet";
+  if (taken != 0) {
+    absl::Duration elapsed = absl::Trunc(now - absl::FromUnixNanos(taken), absl::Seconds(1));
+    // absl::FormatDuration writes a zero duration as "0", without a unit.
+    age = absl::StrCat("snapshot ",
+                       elapsed == absl::ZeroDuration() ? "0s" : absl::FormatDuration(elapsed),
+                       " old");
+  }
+  // numapind runs without a node name when neither --node-name nor NODE_NAME is set.
+  const std::string node = status.at("node").get<std::string>();
   return absl::StrCat(
-      "numapind on ", status.at("node").get<std::string>(), ": ",
+      node.empty() ? "numapind: " : absl::StrCat("numapind on ", node, ": "),
       status.at("mode").get<std::string>(), " mode, ", age, ", ",
       missing.empty() ? "ready" : absl::StrCat("not ready (", absl::StrJoin(missing, ", "), ")"),
       ", BPF monitor ", status.at("monitor_up").get<bool>() ? "up" : "down", "\n");
