@@ -7,7 +7,8 @@
 // running container, and a container that newly appears in it is pinned, also when it appeared
 // while numapind was down. A checkpointed pod that the first pod list leaves out keeps its CPU,
 // and a restored record whose container's request changed while numapind was down is kept with
-// a warning. A container removed from the manifest keeps its CPU until its cgroup is gone.
+// a warning. A container removed from the manifest keeps its CPU until its cgroup is gone, also
+// across a restart.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -258,14 +259,15 @@ class DaemonLoopTest : public testing::Test {
     loop_ = std::thread([this] { run_status_ = daemon_->Run(); });
   }
 
-  // Writes a checkpoint with one record for the test pod's container "app".
-  void SaveCheckpoint(CpuSet cpus) {
+  // Writes a checkpoint with one record for the test pod's container "app", with `container_id`.
+  void SaveCheckpoint(CpuSet cpus, const std::string& container_id = "") {
     CheckpointData data;
     CheckpointEntry entry;
     entry.record.pod_uid = kUid;
     entry.record.pod_key = "default/web";
     entry.record.container = "app";
     entry.record.assignment = Assignment{cpus, CpuSet{0}, CpuSet{0}};
+    entry.container_id = container_id;
     data.entries.push_back(entry);
     ASSERT_TRUE(CheckpointStore(state_dir_).Save(data).ok());
   }
@@ -637,6 +639,37 @@ TEST_F(DaemonLoopTest, RemovedUnstartedContainerFreesCpu) {
   EXPECT_TRUE(WaitFor([&] { return CheckpointCpus().empty(); })) << "the checkpoint dropped app";
   EXPECT_TRUE(WaitFor([&] { return ReadFile(logger_dir + "/cpuset.cpus") == "0-1"; }))
       << "logger has " << ReadFile(logger_dir + "/cpuset.cpus");
+}
+
+TEST_F(DaemonLoopTest, RemovedContainerKeepsCpuAcrossRestart) {
+  readback_interval_ = absl::Milliseconds(50);
+  // "app" left the manifest before numapind stopped; its cgroup still exists at the restart.
+  ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{1}, kId));
+  WriteFile(container_dir_ + "/cpuset.cpus", "1");
+  const std::string logger_id(64, 'e');
+  const std::string logger_dir = absl::StrCat(root_, "/kubepods/pod", kUid, "/", logger_id);
+  Pod pod = PodWithLogger(logger_dir, logger_id);
+  pod.containers.erase(pod.containers.begin());
+  pod.statuses.erase(pod.statuses.begin());
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({pod}));
+
+  ASSERT_TRUE(WaitFor([&] { return SnapshotLogger().has_value(); }));
+  usleep(300000);  // About six read-back ticks, which must keep CPU 1 while the cgroup exists.
+  EXPECT_EQ(box_.Get()->cpus[1].owner, CpuOwner::kExclusive) << "CPU 1 is still held for app";
+  EXPECT_FALSE(SnapshotLogger()->exclusive) << "logger must not get the CPU app runs on";
+  EXPECT_EQ(ReadFile(logger_dir + "/cpuset.cpus"), "0");
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1");
+  absl::StatusOr<CheckpointData> saved = CheckpointStore(state_dir_).Load();
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  ASSERT_EQ(saved->entries.size(), 1u);
+  EXPECT_EQ(saved->entries[0].record.container, "app");
+  EXPECT_EQ(saved->entries[0].record.assignment.cpus.ToString(), "1");
+
+  ASSERT_EQ(rmdir(container_dir_.c_str()), 0) << container_dir_;
+  EXPECT_TRUE(WaitFor([&] { return box_.Get()->cpus[1].owner == CpuOwner::kShared; }))
+      << "CPU 1 is back in the shared pool";
+  EXPECT_TRUE(WaitFor([&] { return CheckpointCpus().empty(); })) << "the checkpoint dropped app";
+  EXPECT_FALSE(SnapshotApp().has_value()) << "app is no longer tracked";
 }
 
 TEST_F(DaemonLoopTest, ContainerAddedWhileDownIsDecided) {
