@@ -8,7 +8,7 @@
 // while numapind was down. A checkpointed pod that the first pod list leaves out keeps its CPU,
 // and a restored record whose container's request changed while numapind was down is kept with
 // a warning. A container removed from the manifest keeps its CPU until its cgroup is gone, also
-// across a restart.
+// across a restart, and gets a CPU again when it comes back under its name.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -670,6 +670,36 @@ TEST_F(DaemonLoopTest, RemovedContainerKeepsCpuAcrossRestart) {
       << "CPU 1 is back in the shared pool";
   EXPECT_TRUE(WaitFor([&] { return CheckpointCpus().empty(); })) << "the checkpoint dropped app";
   EXPECT_FALSE(SnapshotApp().has_value()) << "app is no longer tracked";
+}
+
+TEST_F(DaemonLoopTest, ReaddedContainerGetsCpuAgain) {
+  readback_interval_ = absl::Milliseconds(50);
+  const std::string logger_id(64, 'e');
+  const std::string logger_dir = absl::StrCat(root_, "/kubepods/pod", kUid, "/", logger_id);
+  const Pod full = PodWithLogger(logger_dir, logger_id);
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({full}));
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }));
+  Pod without_app = full;
+  without_app.containers.erase(without_app.containers.begin());
+  without_app.statuses.erase(without_app.statuses.begin());
+  source_->SetPods({without_app});
+  ASSERT_EQ(rmdir(container_dir_.c_str()), 0) << container_dir_;
+  ASSERT_TRUE(WaitFor([&] { return box_.Get()->cpus[1].owner == CpuOwner::kShared; }));
+
+  // "app" comes back under its name, as a new container with a new cgroup.
+  const std::string new_id(64, 'a');
+  const std::string new_dir = absl::StrCat(root_, "/kubepods/pod", kUid, "/", new_id);
+  ASSERT_NO_FATAL_FAILURE(MakeCgroup(new_dir));
+  Pod readded = full;
+  readded.statuses[0].container_id = "containerd://" + new_id;
+  source_->SetPods({readded});
+
+  ASSERT_TRUE(WaitFor([&] { return SnapshotApp().has_value(); })) << "app is tracked again";
+  EXPECT_TRUE(WaitFor([&] { return SnapshotApp()->exclusive; }))
+      << "app asks for a whole CPU and one is free";
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(new_dir + "/cpuset.cpus") == "1"; }))
+      << "app has " << ReadFile(new_dir + "/cpuset.cpus");
+  EXPECT_TRUE(WaitFor([&] { return CheckpointCpus() == "1"; }));
 }
 
 TEST_F(DaemonLoopTest, ContainerAddedWhileDownIsDecided) {
