@@ -7,8 +7,9 @@
 // running container, and a container that newly appears in it is pinned, also when it appeared
 // while numapind was down. A checkpointed pod that the first pod list leaves out keeps its CPU,
 // and a restored record whose container's request changed while numapind was down is kept with
-// a warning. A container removed from the manifest keeps its CPU until its cgroup is gone, also
-// across a restart, and gets a CPU again when it comes back under its name.
+// a warning, also from other pods. A record on a now reserved CPU is reassigned. A container
+// removed from the manifest keeps its CPU until its cgroup is gone, also across a restart, and
+// gets a CPU again when it comes back under its name.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -239,6 +240,7 @@ class DaemonLoopTest : public testing::Test {
     options.topology = "synthetic:numa:2 core:1 pu:1";
     options.state_dir = state_dir_;
     options.readback_interval = readback_interval_;
+    options.allocator.reserved_cpus = reserved_cpus_;
     return options;
   }
 
@@ -302,6 +304,21 @@ class DaemonLoopTest : public testing::Test {
     return pod;
   }
 
+  // A second Guaranteed pod "other" of one 1-CPU container, whose cgroups are made. Its
+  // container's cgroup goes to `dir`.
+  Pod OtherPod(std::string* dir) {
+    const std::string uid = "7e8f9a0b-1c2d-4e3f-8a9b-0c1d2e3f4a5b";
+    const std::string id(64, 'c');
+    *dir = absl::StrCat(root_, "/kubepods/pod", uid, "/", id);
+    EXPECT_NO_FATAL_FAILURE(MakeCgroup(absl::StrCat(root_, "/kubepods/pod", uid)));
+    EXPECT_NO_FATAL_FAILURE(MakeCgroup(*dir));
+    Pod other = GuaranteedPod(1000, "1");
+    other.uid = uid;
+    other.name = "other";
+    other.statuses[0].container_id = "containerd://" + id;
+    return other;
+  }
+
   // The container "logger" in the latest snapshot, if the snapshot has it.
   std::optional<ContainerState> SnapshotLogger() const {
     for (const ContainerState& container : box_.Get()->containers) {
@@ -332,6 +349,7 @@ class DaemonLoopTest : public testing::Test {
   std::string state_dir_;
   std::vector<std::string> made_;
   absl::Duration readback_interval_ = absl::Seconds(30);
+  CpuSet reserved_cpus_;
   std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> log_lines_;
   SnapshotBox box_;
   FakePodSource* source_ = nullptr;
@@ -743,6 +761,43 @@ TEST_F(DaemonLoopTest, RestoreOfResizedContainerKeepsRecord) {
   EXPECT_NE(line.find(" request_cpu_count=2 "), std::string::npos) << line;
 }
 
+// The record keeps CPU 1 for "app", whose request is no longer a whole number of CPUs, so a pod
+// that requests a CPU after the restart must not get CPU 1.
+TEST_F(DaemonLoopTest, RestoreOfFractionalRequestKeepsCpuFromOthers) {
+  ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{1}, kId));
+  WriteFile(container_dir_ + "/cpuset.cpus", "1");
+  std::string other_dir;
+  const Pod other = OtherPod(&other_dir);
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod(1500, "1"), other}));
+
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(other_dir + "/cpuset.cpus") == "0"; }))
+      << "other has " << ReadFile(other_dir + "/cpuset.cpus");
+  ASSERT_TRUE(SnapshotApp().has_value());
+  EXPECT_TRUE(SnapshotApp()->exclusive);
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1");
+  const std::string line = LogLine(
+      "Restored assignment has another CPU count than the container's request; it keeps the "
+      "recorded CPUs");
+  EXPECT_NE(line.find(" request_cpu_count=0 "), std::string::npos) << line;
+}
+
+// --reserved-cpus now names the recorded CPU, so neither the record nor the live cpuset can be
+// kept. The container gets a fresh assignment outside the reserved CPUs, which stay shared.
+TEST_F(DaemonLoopTest, RestoreOfNowReservedCpuReassigns) {
+  ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{1}, kId));
+  WriteFile(container_dir_ + "/cpuset.cpus", "1");
+  reserved_cpus_ = CpuSet{1};
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod()}));
+
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "0"; }))
+      << "app has " << ReadFile(container_dir_ + "/cpuset.cpus");
+  ASSERT_TRUE(SnapshotApp().has_value());
+  EXPECT_TRUE(SnapshotApp()->exclusive);
+  EXPECT_EQ(box_.Get()->cpus[1].owner, CpuOwner::kReserved);
+  EXPECT_EQ(CheckpointCpus(), "0");
+  EXPECT_EQ(LogCount("Checkpoint record is invalid and the live cpuset cannot replace it"), 1);
+}
+
 TEST_F(DaemonLoopTest, RestoreOfUnchangedRequestLogsNoResize) {
   ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{1}));
   WriteFile(container_dir_ + "/cpuset.cpus", "1");
@@ -757,15 +812,8 @@ TEST_F(DaemonLoopTest, RestoreOfUnchangedRequestLogsNoResize) {
 TEST_F(DaemonLoopTest, PodLeftOutOfFirstListKeepsCpu) {
   ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{1}));
   WriteFile(container_dir_ + "/cpuset.cpus", "1");
-  const std::string other_uid = "7e8f9a0b-1c2d-4e3f-8a9b-0c1d2e3f4a5b";
-  const std::string other_id(64, 'c');
-  const std::string other_dir = absl::StrCat(root_, "/kubepods/pod", other_uid, "/", other_id);
-  ASSERT_NO_FATAL_FAILURE(MakeCgroup(absl::StrCat(root_, "/kubepods/pod", other_uid)));
-  ASSERT_NO_FATAL_FAILURE(MakeCgroup(other_dir));
-  Pod other = GuaranteedPod(1000, "1");
-  other.uid = other_uid;
-  other.name = "other";
-  other.statuses[0].container_id = "containerd://" + other_id;
+  std::string other_dir;
+  const Pod other = OtherPod(&other_dir);
   // A kubelet that has just started lists the new pod but not yet the checkpointed one.
   ASSERT_NO_FATAL_FAILURE(StartDaemon({other}));
 
