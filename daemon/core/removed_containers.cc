@@ -5,6 +5,10 @@
 namespace numapin {
 namespace {
 
+// TODO: containers_ and the allocator key a container by name alone. A manifest edit that moves a
+// name between the init and app container lists (the dir: pod source, or a static pod with a
+// fixed uid) makes ReleaseRemovedContainers drop the decision and CPUs of the container that took
+// the name.
 bool InSpec(const Pod& pod, const ManagedContainer& container) {
   for (const ContainerSpec& spec : container.init ? pod.init_containers : pod.containers) {
     if (spec.name == container.name) return true;
