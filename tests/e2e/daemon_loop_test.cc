@@ -8,8 +8,8 @@
 // while numapind was down. A checkpointed pod that the first pod list leaves out keeps its CPU,
 // and a restored record whose container's request changed while numapind was down is kept with
 // a warning, also from other pods. A record on a now reserved CPU is reassigned. A container
-// removed from the manifest keeps its CPU until its cgroup is gone, also across a restart, and
-// gets a CPU again when it comes back under its name.
+// or sidecar removed from the manifest keeps its CPU until its cgroup is gone, also across a
+// restart, and gets a CPU again when it comes back under its name.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -657,6 +657,43 @@ TEST_F(DaemonLoopTest, RemovedUnstartedContainerFreesCpu) {
   EXPECT_TRUE(WaitFor([&] { return CheckpointCpus().empty(); })) << "the checkpoint dropped app";
   EXPECT_TRUE(WaitFor([&] { return ReadFile(logger_dir + "/cpuset.cpus") == "0-1"; }))
       << "logger has " << ReadFile(logger_dir + "/cpuset.cpus");
+}
+
+TEST_F(DaemonLoopTest, RemovedSidecarFreesCpuAfterCgroup) {
+  readback_interval_ = absl::Milliseconds(50);
+  // "proxy" is a sidecar with CPU 1. "app" requests half a CPU, so it runs in the shared pool.
+  Pod pod = GuaranteedPod(500);
+  ContainerSpec proxy = GuaranteedPod().containers[0];
+  proxy.name = "proxy";
+  proxy.init = true;
+  proxy.sidecar = true;
+  pod.init_containers.push_back(proxy);
+  const std::string proxy_id(64, 'b');
+  const std::string proxy_dir = absl::StrCat(root_, "/kubepods/pod", kUid, "/", proxy_id);
+  ASSERT_NO_FATAL_FAILURE(MakeCgroup(proxy_dir));
+  ContainerStatus status = pod.statuses[0];
+  status.name = "proxy";
+  status.init = true;
+  status.container_id = "containerd://" + proxy_id;
+  pod.statuses.push_back(status);
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({pod}));
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(proxy_dir + "/cpuset.cpus") == "1"; }))
+      << "proxy has " << ReadFile(proxy_dir + "/cpuset.cpus");
+
+  pod.init_containers.clear();
+  pod.statuses.pop_back();
+  source_->SetPods({pod});
+  usleep(300000);  // About six read-back ticks, which must keep CPU 1 while the cgroup exists.
+  EXPECT_EQ(box_.Get()->cpus[1].owner, CpuOwner::kExclusive) << "CPU 1 is still held for proxy";
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "0");
+  EXPECT_EQ(CheckpointCpus(), "1");
+
+  ASSERT_EQ(rmdir(proxy_dir.c_str()), 0) << proxy_dir;
+  EXPECT_TRUE(WaitFor([&] { return box_.Get()->cpus[1].owner == CpuOwner::kShared; }))
+      << "CPU 1 is back in the shared pool";
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "0-1"; }))
+      << "app has " << ReadFile(container_dir_ + "/cpuset.cpus");
+  EXPECT_TRUE(WaitFor([&] { return CheckpointCpus().empty(); })) << "the checkpoint dropped proxy";
 }
 
 TEST_F(DaemonLoopTest, RemovedContainerKeepsCpuAcrossRestart) {
