@@ -219,6 +219,15 @@ CpuSet NodeAllocator::ReleaseContainer(const std::string& pod_uid, const std::st
   return released;
 }
 
+CpuSet NodeAllocator::RemoveContainer(const std::string& pod_uid, const std::string& container) {
+  const CpuSet released = ReleaseContainer(pod_uid, container, absl::OkStatus());
+  auto it = pods_.find(pod_uid);
+  if (it == pods_.end()) return released;
+  std::erase_if(it->second.decisions,
+                [&](const ContainerDecision& decision) { return decision.container == container; });
+  return released;
+}
+
 CpuSet NodeAllocator::RemovePod(const std::string& pod_uid) {
   auto it = pods_.find(pod_uid);
   if (it == pods_.end()) return CpuSet();

@@ -110,6 +110,11 @@ class NodeAllocator {
   CpuSet ReleaseContainer(const std::string& pod_uid, const std::string& container,
                           const absl::Status& reason);
 
+  // Forgets a container that left its pod's manifest. Its exclusive CPUs go back to the shared
+  // pool, less those the pod's other containers hold. Its decision is dropped too, so a container
+  // added again under its name is decided as a new one. Returns the released CPUs.
+  CpuSet RemoveContainer(const std::string& pod_uid, const std::string& container);
+
   // Forgets a pod and returns the exclusive CPUs it held to the shared pool. Returns those CPUs.
   CpuSet RemovePod(const std::string& pod_uid);
 

@@ -83,6 +83,7 @@ class Daemon {
   bool DistrustEmptyFirstList(const std::map<std::string, Pod>& live);
   bool ReleaseUnlistedRestored(const std::map<std::string, Pod>& live);
   bool HasPodCgroup(const std::string& pod_uid) const;
+  bool TrackRemovedRestored(const Pod& pod, const CheckpointEntry& entry);
   std::vector<LiveContainer> ObserveLiveCgroups(const std::map<std::string, Pod>& live);
   void LogRebuilt(const RecoveryOutcome& outcome);
   void LogRestored(const RecoveryOutcome& outcome);

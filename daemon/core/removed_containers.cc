@@ -1,11 +1,14 @@
 // Containers that left a running pod's manifest: their exclusive CPUs go back to the shared pool
 // once their cgroup is gone.
-#include "absl/strings/str_cat.h"
 #include "daemon/core/daemon.h"
 
 namespace numapin {
 namespace {
 
+// TODO: containers_ and the allocator key a container by name alone. A manifest edit that moves a
+// name between the init and app container lists (the dir: pod source, or a static pod with a
+// fixed uid) makes ReleaseRemovedContainers drop the decision and CPUs of the container that took
+// the name.
 bool InSpec(const Pod& pod, const ManagedContainer& container) {
   for (const ContainerSpec& spec : container.init ? pod.init_containers : pod.containers) {
     if (spec.name == container.name) return true;
@@ -41,10 +44,8 @@ bool Daemon::ReleaseRemovedContainers() {
       ++it;
       continue;
     }
-    const absl::Status reason =
-        absl::NotFoundError(absl::StrCat("pod ", container.PodKey(), " container ", container.name,
-                                         " is no longer in the pod's manifest and has no cgroup"));
-    const CpuSet released = allocator_->ReleaseContainer(container.pod_uid, container.name, reason);
+    // The decision goes too, so that a container added again under this name gets CPUs again.
+    const CpuSet released = allocator_->RemoveContainer(container.pod_uid, container.name);
     log::Info("Released a container removed from its pod's manifest; it has no cgroup",
               {{"pod", container.PodKey()},
                {"container", container.name},

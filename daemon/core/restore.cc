@@ -1,7 +1,8 @@
-// Restart recovery: the checkpoint's assignments are claimed again for pods that still run. An
-// invalid record falls back to its container's live cpuset, and an unreadable checkpoint is
-// replaced by the cpusets that the live cgroups of exclusive containers contain. The decisions
-// are in daemon/state/recovery.cc; this file reads the cgroups and logs the outcomes.
+// Restart recovery: the checkpoint's assignments are claimed again for pods that still run, and
+// for containers removed from a running pod's manifest while their cgroup exists. An invalid
+// record falls back to its container's live cpuset, and an unreadable checkpoint is replaced by
+// the cpusets that the live cgroups of exclusive containers contain. The decisions are in
+// daemon/state/recovery.cc; this file reads the cgroups and logs the outcomes.
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -137,6 +138,11 @@ void Daemon::RestoreAtStart(const std::map<std::string, Pod>& live) {
         records.push_back(record);
         continue;
       }
+      if (pod != live.end() && !HasContainer(pod->second, record.container, record.init) &&
+          TrackRemovedRestored(pod->second, entry)) {
+        records.push_back(record);
+        continue;
+      }
       if (pod == live.end() || !HasContainer(pod->second, record.container, record.init)) {
         log::Info("Released checkpoint assignment of a container that no longer runs",
                   {{"pod", record.pod_key},
@@ -169,6 +175,34 @@ void Daemon::RestoreAtStart(const std::map<std::string, Pod>& live) {
     if (outcome.source == RecoverySource::kNone || !live.count(outcome.record.pod_uid)) continue;
     containers_[{outcome.record.pod_uid, outcome.record.container}].restored = true;
   }
+}
+
+// Tracks a container that left its pod's manifest, before numapind stopped or while it was
+// down, as ReleaseRemovedContainers tracks one that leaves while numapind runs. While its cgroup
+// exists a process may still run there, so it keeps its recorded CPUs. Releasing them here would
+// let the same pod sync give them to another container. The checkpoint does not store the
+// runtime, so the cgroup names of every runtime are tried. Returns false when no cgroup of the
+// container exists.
+bool Daemon::TrackRemovedRestored(const Pod& pod, const CheckpointEntry& entry) {
+  if (!ValidateContainerId(entry.container_id).ok()) return false;
+  ManagedContainer container;
+  container.pod_uid = pod.uid;
+  container.namespace_name = pod.namespace_name;
+  container.pod_name = pod.name;
+  container.name = entry.record.container;
+  container.init = entry.record.init;
+  container.qos = ComputeQos(pod);
+  container.container_id = entry.container_id;
+  if (!reconciler_->Locate(container)) return false;
+  log::Info(
+      "Keeping the checkpoint assignment of a container removed from its pod's manifest "
+      "while its cgroup exists",
+      {{"pod", entry.record.pod_key},
+       {"container", entry.record.container},
+       {"cpus", entry.record.assignment.cpus.ToString()},
+       {"cgroup", container.cgroup_dir}});
+  containers_[{pod.uid, container.name}] = std::move(container);
+  return true;
 }
 
 // Reads the cgroup of every container of every live pod, with what admission grants it, so that

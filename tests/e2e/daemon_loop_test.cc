@@ -7,9 +7,11 @@
 // running container, and a container that newly appears in it is pinned, also when it appeared
 // while numapind was down. A checkpointed pod that the first pod list leaves out keeps its CPU,
 // and a restored record whose container's request changed while numapind was down is kept with
-// a warning. A container removed from the manifest keeps its CPU until its cgroup is gone.
-// In observe mode on the host's topology, a cpuset that matches cpu_manager_state is no drift.
-// A state dump that cannot be written, and a second pod with a taken uid, are logged.
+// a warning, also from other pods. A record on a now reserved CPU is reassigned. A container
+// or sidecar removed from the manifest keeps its CPU until its cgroup is gone, also across a
+// restart, and gets a CPU again when it comes back under its name. In observe mode on the
+// host's topology, a cpuset that matches cpu_manager_state is no drift. A state dump that
+// cannot be written, and a second pod with a taken uid, are logged.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -241,6 +243,7 @@ class DaemonLoopTest : public testing::Test {
     options.topology = "synthetic:numa:2 core:1 pu:1";
     options.state_dir = state_dir_;
     options.readback_interval = readback_interval_;
+    options.allocator.reserved_cpus = reserved_cpus_;
     if (adjust_options_) adjust_options_(options);
     return options;
   }
@@ -262,14 +265,15 @@ class DaemonLoopTest : public testing::Test {
     loop_ = std::thread([this] { run_status_ = daemon_->Run(); });
   }
 
-  // Writes a checkpoint with one record for the test pod's container "app".
-  void SaveCheckpoint(CpuSet cpus) {
+  // Writes a checkpoint with one record for the test pod's container "app", with `container_id`.
+  void SaveCheckpoint(CpuSet cpus, const std::string& container_id = "") {
     CheckpointData data;
     CheckpointEntry entry;
     entry.record.pod_uid = kUid;
     entry.record.pod_key = "default/web";
     entry.record.container = "app";
     entry.record.assignment = Assignment{cpus, CpuSet{0}, CpuSet{0}};
+    entry.container_id = container_id;
     data.entries.push_back(entry);
     ASSERT_TRUE(CheckpointStore(state_dir_).Save(data).ok());
   }
@@ -304,6 +308,21 @@ class DaemonLoopTest : public testing::Test {
     return pod;
   }
 
+  // A second Guaranteed pod "other" of one 1-CPU container, whose cgroups are made. Its
+  // container's cgroup goes to `dir`.
+  Pod OtherPod(std::string* dir) {
+    const std::string uid = "7e8f9a0b-1c2d-4e3f-8a9b-0c1d2e3f4a5b";
+    const std::string id(64, 'c');
+    *dir = absl::StrCat(root_, "/kubepods/pod", uid, "/", id);
+    EXPECT_NO_FATAL_FAILURE(MakeCgroup(absl::StrCat(root_, "/kubepods/pod", uid)));
+    EXPECT_NO_FATAL_FAILURE(MakeCgroup(*dir));
+    Pod other = GuaranteedPod(1000, "1");
+    other.uid = uid;
+    other.name = "other";
+    other.statuses[0].container_id = "containerd://" + id;
+    return other;
+  }
+
   // The container "logger" in the latest snapshot, if the snapshot has it.
   std::optional<ContainerState> SnapshotLogger() const {
     for (const ContainerState& container : box_.Get()->containers) {
@@ -334,6 +353,7 @@ class DaemonLoopTest : public testing::Test {
   std::string state_dir_;
   std::vector<std::string> made_;
   absl::Duration readback_interval_ = absl::Seconds(30);
+  CpuSet reserved_cpus_;
   std::function<void(DaemonOptions&)> adjust_options_;  // Applied last in Options().
   std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> log_lines_;
   SnapshotBox box_;
@@ -644,6 +664,104 @@ TEST_F(DaemonLoopTest, RemovedUnstartedContainerFreesCpu) {
       << "logger has " << ReadFile(logger_dir + "/cpuset.cpus");
 }
 
+TEST_F(DaemonLoopTest, RemovedSidecarFreesCpuAfterCgroup) {
+  readback_interval_ = absl::Milliseconds(50);
+  // "proxy" is a sidecar with CPU 1. "app" requests half a CPU, so it runs in the shared pool.
+  Pod pod = GuaranteedPod(500);
+  ContainerSpec proxy = GuaranteedPod().containers[0];
+  proxy.name = "proxy";
+  proxy.init = true;
+  proxy.sidecar = true;
+  pod.init_containers.push_back(proxy);
+  const std::string proxy_id(64, 'b');
+  const std::string proxy_dir = absl::StrCat(root_, "/kubepods/pod", kUid, "/", proxy_id);
+  ASSERT_NO_FATAL_FAILURE(MakeCgroup(proxy_dir));
+  ContainerStatus status = pod.statuses[0];
+  status.name = "proxy";
+  status.init = true;
+  status.container_id = "containerd://" + proxy_id;
+  pod.statuses.push_back(status);
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({pod}));
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(proxy_dir + "/cpuset.cpus") == "1"; }))
+      << "proxy has " << ReadFile(proxy_dir + "/cpuset.cpus");
+
+  pod.init_containers.clear();
+  pod.statuses.pop_back();
+  source_->SetPods({pod});
+  usleep(300000);  // About six read-back ticks, which must keep CPU 1 while the cgroup exists.
+  EXPECT_EQ(box_.Get()->cpus[1].owner, CpuOwner::kExclusive) << "CPU 1 is still held for proxy";
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "0");
+  EXPECT_EQ(CheckpointCpus(), "1");
+
+  ASSERT_EQ(rmdir(proxy_dir.c_str()), 0) << proxy_dir;
+  EXPECT_TRUE(WaitFor([&] { return box_.Get()->cpus[1].owner == CpuOwner::kShared; }))
+      << "CPU 1 is back in the shared pool";
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "0-1"; }))
+      << "app has " << ReadFile(container_dir_ + "/cpuset.cpus");
+  EXPECT_TRUE(WaitFor([&] { return CheckpointCpus().empty(); })) << "the checkpoint dropped proxy";
+}
+
+TEST_F(DaemonLoopTest, RemovedContainerKeepsCpuAcrossRestart) {
+  readback_interval_ = absl::Milliseconds(50);
+  // "app" left the manifest before numapind stopped; its cgroup still exists at the restart.
+  ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{1}, kId));
+  WriteFile(container_dir_ + "/cpuset.cpus", "1");
+  const std::string logger_id(64, 'e');
+  const std::string logger_dir = absl::StrCat(root_, "/kubepods/pod", kUid, "/", logger_id);
+  Pod pod = PodWithLogger(logger_dir, logger_id);
+  pod.containers.erase(pod.containers.begin());
+  pod.statuses.erase(pod.statuses.begin());
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({pod}));
+
+  ASSERT_TRUE(WaitFor([&] { return SnapshotLogger().has_value(); }));
+  usleep(300000);  // About six read-back ticks, which must keep CPU 1 while the cgroup exists.
+  EXPECT_EQ(box_.Get()->cpus[1].owner, CpuOwner::kExclusive) << "CPU 1 is still held for app";
+  EXPECT_FALSE(SnapshotLogger()->exclusive) << "logger must not get the CPU app runs on";
+  EXPECT_EQ(ReadFile(logger_dir + "/cpuset.cpus"), "0");
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1");
+  absl::StatusOr<CheckpointData> saved = CheckpointStore(state_dir_).Load();
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  ASSERT_EQ(saved->entries.size(), 1u);
+  EXPECT_EQ(saved->entries[0].record.container, "app");
+  EXPECT_EQ(saved->entries[0].record.assignment.cpus.ToString(), "1");
+
+  ASSERT_EQ(rmdir(container_dir_.c_str()), 0) << container_dir_;
+  EXPECT_TRUE(WaitFor([&] { return box_.Get()->cpus[1].owner == CpuOwner::kShared; }))
+      << "CPU 1 is back in the shared pool";
+  EXPECT_TRUE(WaitFor([&] { return CheckpointCpus().empty(); })) << "the checkpoint dropped app";
+  EXPECT_FALSE(SnapshotApp().has_value()) << "app is no longer tracked";
+}
+
+TEST_F(DaemonLoopTest, ReaddedContainerGetsCpuAgain) {
+  readback_interval_ = absl::Milliseconds(50);
+  const std::string logger_id(64, 'e');
+  const std::string logger_dir = absl::StrCat(root_, "/kubepods/pod", kUid, "/", logger_id);
+  const Pod full = PodWithLogger(logger_dir, logger_id);
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({full}));
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "1"; }));
+  Pod without_app = full;
+  without_app.containers.erase(without_app.containers.begin());
+  without_app.statuses.erase(without_app.statuses.begin());
+  source_->SetPods({without_app});
+  ASSERT_EQ(rmdir(container_dir_.c_str()), 0) << container_dir_;
+  ASSERT_TRUE(WaitFor([&] { return box_.Get()->cpus[1].owner == CpuOwner::kShared; }));
+
+  // "app" comes back under its name, as a new container with a new cgroup.
+  const std::string new_id(64, 'a');
+  const std::string new_dir = absl::StrCat(root_, "/kubepods/pod", kUid, "/", new_id);
+  ASSERT_NO_FATAL_FAILURE(MakeCgroup(new_dir));
+  Pod readded = full;
+  readded.statuses[0].container_id = "containerd://" + new_id;
+  source_->SetPods({readded});
+
+  ASSERT_TRUE(WaitFor([&] { return SnapshotApp().has_value(); })) << "app is tracked again";
+  EXPECT_TRUE(WaitFor([&] { return SnapshotApp()->exclusive; }))
+      << "app asks for a whole CPU and one is free";
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(new_dir + "/cpuset.cpus") == "1"; }))
+      << "app has " << ReadFile(new_dir + "/cpuset.cpus");
+  EXPECT_TRUE(WaitFor([&] { return CheckpointCpus() == "1"; }));
+}
+
 TEST_F(DaemonLoopTest, ContainerAddedWhileDownIsDecided) {
   ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{1}));
   WriteFile(container_dir_ + "/cpuset.cpus", "1");
@@ -685,6 +803,43 @@ TEST_F(DaemonLoopTest, RestoreOfResizedContainerKeepsRecord) {
   EXPECT_NE(line.find(" request_cpu_count=2 "), std::string::npos) << line;
 }
 
+// The record keeps CPU 1 for "app", whose request is no longer a whole number of CPUs, so a pod
+// that requests a CPU after the restart must not get CPU 1.
+TEST_F(DaemonLoopTest, RestoreOfFractionalRequestKeepsCpuFromOthers) {
+  ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{1}, kId));
+  WriteFile(container_dir_ + "/cpuset.cpus", "1");
+  std::string other_dir;
+  const Pod other = OtherPod(&other_dir);
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod(1500, "1"), other}));
+
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(other_dir + "/cpuset.cpus") == "0"; }))
+      << "other has " << ReadFile(other_dir + "/cpuset.cpus");
+  ASSERT_TRUE(SnapshotApp().has_value());
+  EXPECT_TRUE(SnapshotApp()->exclusive);
+  EXPECT_EQ(ReadFile(container_dir_ + "/cpuset.cpus"), "1");
+  const std::string line = LogLine(
+      "Restored assignment has another CPU count than the container's request; it keeps the "
+      "recorded CPUs");
+  EXPECT_NE(line.find(" request_cpu_count=0 "), std::string::npos) << line;
+}
+
+// --reserved-cpus now names the recorded CPU, so neither the record nor the live cpuset can be
+// kept. The container gets a fresh assignment outside the reserved CPUs, which stay shared.
+TEST_F(DaemonLoopTest, RestoreOfNowReservedCpuReassigns) {
+  ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{1}, kId));
+  WriteFile(container_dir_ + "/cpuset.cpus", "1");
+  reserved_cpus_ = CpuSet{1};
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({GuaranteedPod()}));
+
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(container_dir_ + "/cpuset.cpus") == "0"; }))
+      << "app has " << ReadFile(container_dir_ + "/cpuset.cpus");
+  ASSERT_TRUE(SnapshotApp().has_value());
+  EXPECT_TRUE(SnapshotApp()->exclusive);
+  EXPECT_EQ(box_.Get()->cpus[1].owner, CpuOwner::kReserved);
+  EXPECT_EQ(CheckpointCpus(), "0");
+  EXPECT_EQ(LogCount("Checkpoint record is invalid and the live cpuset cannot replace it"), 1);
+}
+
 TEST_F(DaemonLoopTest, RestoreOfUnchangedRequestLogsNoResize) {
   ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{1}));
   WriteFile(container_dir_ + "/cpuset.cpus", "1");
@@ -699,15 +854,8 @@ TEST_F(DaemonLoopTest, RestoreOfUnchangedRequestLogsNoResize) {
 TEST_F(DaemonLoopTest, PodLeftOutOfFirstListKeepsCpu) {
   ASSERT_NO_FATAL_FAILURE(SaveCheckpoint(CpuSet{1}));
   WriteFile(container_dir_ + "/cpuset.cpus", "1");
-  const std::string other_uid = "7e8f9a0b-1c2d-4e3f-8a9b-0c1d2e3f4a5b";
-  const std::string other_id(64, 'c');
-  const std::string other_dir = absl::StrCat(root_, "/kubepods/pod", other_uid, "/", other_id);
-  ASSERT_NO_FATAL_FAILURE(MakeCgroup(absl::StrCat(root_, "/kubepods/pod", other_uid)));
-  ASSERT_NO_FATAL_FAILURE(MakeCgroup(other_dir));
-  Pod other = GuaranteedPod(1000, "1");
-  other.uid = other_uid;
-  other.name = "other";
-  other.statuses[0].container_id = "containerd://" + other_id;
+  std::string other_dir;
+  const Pod other = OtherPod(&other_dir);
   // A kubelet that has just started lists the new pod but not yet the checkpointed one.
   ASSERT_NO_FATAL_FAILURE(StartDaemon({other}));
 

@@ -167,6 +167,34 @@ TEST(AllocatorReleaseContainer, KeepsCpusAnotherContainerReuses) {
   EXPECT_TRUE(allocator.ReleaseContainer("uid-web", "gone", absl::OkStatus()).Empty());
 }
 
+TEST(AllocatorRemoveContainer, ReaddedContainerIsDecidedAgain) {
+  Topology topology = BuildTopology(1, 4, 1);
+  NodeAllocator allocator = MustCreate(topology);
+  const PodRequest both =
+      MakeRequest("web", {{.name = "app", .cpus = 2}, {.name = "log", .cpus = 1}});
+  allocator.AddRequest(both);
+  const CpuSet app_cpus = allocator.Find("uid-web", "app")->cpus;
+
+  EXPECT_EQ(allocator.RemoveContainer("uid-web", "app"), app_cpus);
+  EXPECT_EQ(allocator.ExclusiveCpus().Size(), 1);
+  std::vector<ContainerDecision> added = allocator.AddContainers(both);
+
+  ASSERT_EQ(added.size(), 1u) << "app has no decision left, so it is decided again";
+  EXPECT_EQ(added[0].container, "app");
+  EXPECT_TRUE(added[0].exclusive) << added[0].error;
+  EXPECT_EQ(allocator.ExclusiveCpus().Size(), 3);
+}
+
+TEST(AllocatorRemoveContainer, UnknownContainerReleasesNothing) {
+  Topology topology = BuildTopology(1, 4, 1);
+  NodeAllocator allocator = MustCreate(topology);
+  allocator.AddRequest(OneContainer("web", 1));
+
+  EXPECT_TRUE(allocator.RemoveContainer("uid-web", "gone").Empty());
+  EXPECT_TRUE(allocator.RemoveContainer("uid-none", "app").Empty());
+  EXPECT_EQ(allocator.ExclusiveCpus().Size(), 1);
+}
+
 TEST(AllocatorAddPod, AdmitsInitSidecarAndAppContainers) {
   Topology topology = LoadFixture("24em64t-2n6c2t-pci.xml");
   NodeAllocator allocator = MustCreate(topology);
