@@ -100,6 +100,7 @@ class Daemon {
   bool CgroupMayRun(ManagedContainer& container);
   void RefreshDesired();
   void SaveCheckpoint();
+  void ReassertStateLock();
   void ReadCpuManagerState();
 
   // Enforcement.

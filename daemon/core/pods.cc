@@ -75,11 +75,10 @@ void Daemon::OnPods(std::vector<Pod> pods) {
     if (!inserted) {
       uint64_t suppressed = 0;
       if (log_limiter_.Allow(absl::StrCat("duplicate-uid/", pod.uid), absl::Now(), &suppressed)) {
-        log::Warning("Ignored a second pod with the same uid",
-                     {{"pod", pod.Key()},
-                      {"uid", pod.uid},
-                      {"kept", first->second.Key()},
-                      {"suppressed", suppressed}});
+        log::Warning("Ignored a second pod with the same uid", {{"pod", pod.Key()},
+                                                                {"uid", pod.uid},
+                                                                {"kept", first->second.Key()},
+                                                                {"suppressed", suppressed}});
       }
     }
   }
@@ -381,6 +380,21 @@ void Daemon::SaveCheckpoint() {
   if (!status.ok()) {
     ++checkpoint_write_failures_;
     log::Error("Writing the checkpoint failed", {{"path", checkpoint_.path()}, {"error", status}});
+  }
+  ReassertStateLock();
+}
+
+// A state dir deleted under a running numapind comes back with the next checkpoint, but without
+// the lock file, so a second daemon could claim its CPUs. Checked after each write.
+void Daemon::ReassertStateLock() {
+  if (!state_lock_.has_value()) return;
+  absl::StatusOr<bool> retaken = state_lock_->Reassert();
+  if (!retaken.ok()) {
+    log::Error("Another process took the state directory's new lock file; stop the other numapind",
+               {{"state_dir", options_.state_dir}, {"error", retaken.status()}});
+  } else if (*retaken) {
+    log::Warning("The state directory's lock file was gone; locked a new one",
+                 {{"state_dir", options_.state_dir}});
   }
 }
 

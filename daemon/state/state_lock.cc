@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -51,13 +52,28 @@ absl::StatusOr<StateDirLock> StateDirLock::Acquire(const std::string& dir) {
   // Without the PID the lock still holds; a second daemon's error then names only the directory.
   const std::string pid = absl::StrCat(getpid(), "\n");
   if (ftruncate(fd, 0) == 0) (void)!pwrite(fd, pid.data(), pid.size(), 0);
-  return StateDirLock(fd);
+  return StateDirLock(fd, dir);
+}
+
+absl::StatusOr<bool> StateDirLock::Reassert() {
+  const std::string path = absl::StrCat(dir_, "/", kStateLockFileName);
+  struct stat held {};
+  struct stat named {};
+  if (fd_ >= 0 && fstat(fd_, &held) == 0 && stat(path.c_str(), &named) == 0 &&
+      held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
+    return false;
+  }
+  absl::StatusOr<StateDirLock> fresh = Acquire(dir_);
+  if (!fresh.ok()) return fresh.status();
+  *this = *std::move(fresh);
+  return true;
 }
 
 StateDirLock& StateDirLock::operator=(StateDirLock&& other) noexcept {
   if (this != &other) {
     if (fd_ >= 0) close(fd_);
     fd_ = other.fd_;
+    dir_ = std::move(other.dir_);
     other.fd_ = -1;
   }
   return *this;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 
@@ -17,15 +18,24 @@ class StateDirLock {
   // naming the directory and the holder's PID when the file has it.
   static absl::StatusOr<StateDirLock> Acquire(const std::string& dir);
 
-  StateDirLock(StateDirLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  // Checks that DIR/numapind.lock is still the file this lock holds. When the file or the whole
+  // directory was deleted (or replaced), takes the lock again on a new file and returns true, so
+  // that a second daemon started on the directory still finds it held. Returns false when the
+  // lock is intact, and FailedPrecondition when another process took the new file first.
+  absl::StatusOr<bool> Reassert();
+
+  StateDirLock(StateDirLock&& other) noexcept : fd_(other.fd_), dir_(std::move(other.dir_)) {
+    other.fd_ = -1;
+  }
   StateDirLock& operator=(StateDirLock&& other) noexcept;
   StateDirLock(const StateDirLock&) = delete;
   StateDirLock& operator=(const StateDirLock&) = delete;
   ~StateDirLock();
 
  private:
-  explicit StateDirLock(int fd) : fd_(fd) {}
+  StateDirLock(int fd, std::string dir) : fd_(fd), dir_(std::move(dir)) {}
   int fd_ = -1;
+  std::string dir_;
 };
 
 }  // namespace numapin

@@ -1,9 +1,9 @@
 // The daemon loop on real v1 cpuset cgroups. It checks the cgroups and CPU owners the monitor
-// receives, the repair of an outside-run event and untracking when the pod goes away. A
-// container with an invalid id, a second daemon on one --state-dir, a vanished container cgroup
-// or kubepods tree, a state dump that cannot be written and a second pod with a taken uid are
-// each handled and logged. In observe mode on the host's topology, a cpuset that matches
-// cpu_manager_state is no drift.
+// receives, the repair of an outside-run event and untracking when the pod goes away. It also
+// checks a container with an invalid id and a second daemon on one --state-dir, also after the
+// directory was deleted under the first. A vanished container cgroup or kubepods tree, a state
+// dump that cannot be written and a second pod with a taken uid are logged. In observe mode on
+// the host's topology, a cpuset that matches cpu_manager_state is no drift.
 #include "tests/e2e/daemon_loop_fixture.h"
 
 namespace numapin::daemon_test {
@@ -109,6 +109,23 @@ TEST_F(DaemonLoopTest, SecondDaemonOnStateDirFails) {
   EXPECT_NE(message.find(absl::StrCat("state directory ", state_dir_)), std::string::npos)
       << message;
   EXPECT_NE(message.find(absl::StrCat("PID ", getpid())), std::string::npos) << message;
+}
+
+TEST_F(DaemonLoopTest, DeletedStateDirIsLockedAgain) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  std::filesystem::remove_all(state_dir_);
+
+  // The checkpoint written for the new pod recreates the directory and the lock file.
+  source_->SetPods({GuaranteedPod()});
+  ASSERT_TRUE(WaitFor(
+      [&] { return LogCount("The state directory's lock file was gone; locked a new one") == 1; }));
+
+  SnapshotBox other_box;
+  absl::StatusOr<std::unique_ptr<Daemon>> second = Daemon::Create(
+      Options(), std::make_unique<FakePodSource>(), &other_box, std::make_unique<FakeMonitor>());
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("in use by another numapind"), std::string::npos)
+      << second.status();
 }
 
 TEST_F(DaemonLoopTest, VanishedContainerCgroupIsLoggedOnce) {

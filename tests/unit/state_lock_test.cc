@@ -54,6 +54,43 @@ TEST_F(StateDirLockTest, MovedLockStaysHeld) {
   EXPECT_FALSE(StateDirLock::Acquire(dir_).ok());
 }
 
+TEST_F(StateDirLockTest, IntactLockIsNotRetaken) {
+  absl::StatusOr<StateDirLock> lock = StateDirLock::Acquire(dir_);
+  ASSERT_TRUE(lock.ok()) << lock.status();
+
+  absl::StatusOr<bool> retaken = lock->Reassert();
+
+  ASSERT_TRUE(retaken.ok()) << retaken.status();
+  EXPECT_FALSE(*retaken);
+}
+
+TEST_F(StateDirLockTest, DeletedDirectoryIsLockedAgain) {
+  absl::StatusOr<StateDirLock> lock = StateDirLock::Acquire(dir_);
+  ASSERT_TRUE(lock.ok()) << lock.status();
+  std::filesystem::remove_all(dir_);
+  std::filesystem::create_directory(dir_);
+  ASSERT_TRUE(StateDirLock::Acquire(dir_).ok()) << "the new directory starts unlocked";
+
+  absl::StatusOr<bool> retaken = lock->Reassert();
+
+  ASSERT_TRUE(retaken.ok()) << retaken.status();
+  EXPECT_TRUE(*retaken);
+  EXPECT_FALSE(StateDirLock::Acquire(dir_).ok());
+}
+
+TEST_F(StateDirLockTest, NewFileTakenByAnotherIsAnError) {
+  absl::StatusOr<StateDirLock> lock = StateDirLock::Acquire(dir_);
+  ASSERT_TRUE(lock.ok()) << lock.status();
+  std::filesystem::remove(dir_ + "/numapind.lock");
+  absl::StatusOr<StateDirLock> other = StateDirLock::Acquire(dir_);
+  ASSERT_TRUE(other.ok()) << other.status();
+
+  absl::StatusOr<bool> retaken = lock->Reassert();
+
+  ASSERT_FALSE(retaken.ok());
+  EXPECT_EQ(retaken.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
 TEST_F(StateDirLockTest, MissingDirectoryNamesPath) {
   absl::StatusOr<StateDirLock> lock = StateDirLock::Acquire(dir_ + "/missing");
   ASSERT_FALSE(lock.ok());
