@@ -159,7 +159,11 @@ absl::StatusOr<Topology> LoadTopology(const std::string& source) {
   hwloc_topology_set_io_types_filter(raw, HWLOC_TYPE_FILTER_KEEP_NONE);
 
   bool host = source == "host";
-  if (absl::StartsWith(source, "xml:")) {
+  const bool xml = absl::StartsWith(source, "xml:");
+  const std::string invalid_xml_message =
+      absl::StrCat("hwloc XML topology \"", source.substr(xml ? 4 : 0),
+                   "\" is invalid; expected a file written by `lstopo --of xml`");
+  if (xml) {
     std::string path = source.substr(4);
     // hwloc fails alike on a missing file and on a malformed one, so the file is checked first.
     if (access(path.c_str(), R_OK) != 0) {
@@ -171,9 +175,7 @@ absl::StatusOr<Topology> LoadTopology(const std::string& source) {
       return absl::InvalidArgumentError(message);
     }
     if (hwloc_topology_set_xml(raw, path.c_str()) != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("hwloc XML topology \"", path,
-                       "\" is invalid; expected a file written by `lstopo --of xml`"));
+      return absl::InvalidArgumentError(invalid_xml_message);
     }
   } else if (absl::StartsWith(source, "synthetic:")) {
     std::string description = source.substr(10);
@@ -188,6 +190,8 @@ absl::StatusOr<Topology> LoadTopology(const std::string& source) {
                      "\"; expected host, xml:PATH or synthetic:DESCRIPTION"));
   }
   if (hwloc_topology_load(raw) != 0) {
+    // hwloc 2.9 (Debian 12) accepts a malformed file in hwloc_topology_set_xml and fails here.
+    if (xml) return absl::InvalidArgumentError(invalid_xml_message);
     return absl::InvalidArgumentError(absl::StrCat("hwloc failed to load topology ", source));
   }
 
