@@ -4,7 +4,10 @@
 // does not expose.
 //
 //   bench-churn-driver --topology=xml:PATH [--reserved-cpus=LIST] [--spill-on-shortage]
-//   [--share-unshared-cores] [--keep-node-holes] [--sharing-budget-percent=N] EVENTS
+//   [--spare-unshared-cores=false] [--keep-node-holes] [--sharing-budget-percent=N] EVENTS
+//
+// The flags are spelled as numapinctl simulate spells them, so that churn-quality can pass the
+// same extra flags to both.
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -86,8 +89,10 @@ int Run(int argc, char** argv) {
       options.reserved_cpus = *reserved;
     } else if (arg == "--spill-on-shortage") {
       options.spill_on_shortage = true;
-    } else if (arg == "--share-unshared-cores") {
+    } else if (arg == "--spare-unshared-cores=false") {
       options.spare_unshared_cores = false;
+    } else if (arg == "--spare-unshared-cores" || arg == "--spare-unshared-cores=true") {
+      options.spare_unshared_cores = true;
     } else if (arg == "--keep-node-holes") {
       options.keep_node_holes = true;
     } else if (absl::StartsWith(arg, "--sharing-budget-percent=")) {
@@ -101,7 +106,7 @@ int Run(int argc, char** argv) {
       // next argument, so the replay would run with default options and look valid.
       std::cerr << "bench-churn-driver: unknown flag " << arg
                 << "; known: --topology, --reserved-cpus, --spill-on-shortage, "
-                   "--share-unshared-cores, --keep-node-holes, --sharing-budget-percent\n";
+                   "--spare-unshared-cores=false, --keep-node-holes, --sharing-budget-percent\n";
       return 2;
     } else {
       events_path = arg;
@@ -109,7 +114,7 @@ int Run(int argc, char** argv) {
   }
   if (source.empty() || events_path.empty()) {
     std::cerr << "usage: bench-churn-driver --topology=xml:PATH [--reserved-cpus=LIST] "
-                 "[--spill-on-shortage] [--share-unshared-cores] [--keep-node-holes] "
+                 "[--spill-on-shortage] [--spare-unshared-cores=false] [--keep-node-holes] "
                  "[--sharing-budget-percent=N] EVENTS\n";
     return 2;
   }
