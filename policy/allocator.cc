@@ -41,6 +41,11 @@ absl::StatusOr<NodeAllocator> NodeAllocator::Create(const Topology& topology,
                                                    options.sharing_budget_percent,
                                                    "%: expected a percentage from 0 to 100"));
   }
+  if (options.nearly_full_percent < 0 || options.nearly_full_percent > 100) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid nearly-full mark ",
+                                                   options.nearly_full_percent,
+                                                   "%: expected a percentage from 0 to 100"));
+  }
   return NodeAllocator(topology, std::move(options));
 }
 
@@ -136,6 +141,7 @@ absl::StatusOr<Assignment> NodeAllocator::AllocateContainer(const PodRequest& re
     cpu_request.spare_unshared = options_.spare_unshared_cores;
     cpu_request.sharing_budget_percent = options_.sharing_budget_percent;
     cpu_request.keep_holes = options_.keep_node_holes;
+    cpu_request.nearly_full_percent = options_.nearly_full_percent;
     cpu_request.spill =
         !strict && (options_.spill_on_shortage || rest > pool_.LargestNodeCapacity(whole_cores));
     absl::StatusOr<CpuSet> chosen = pool_.Choose(cpu_request);

@@ -36,13 +36,23 @@ struct AllocatorOptions {
   // or more that shares no core yet. When nothing else is free, the container runs in the shared
   // pool. The sibling stays in the shared pool, or goes to a 1-CPU container as a last resort.
   bool spare_unshared_cores = true;
-  // With spare_unshared_cores, a container of 2 CPUs or more that no NUMA node has room for
-  // without spared siblings may still take them, on the node where that costs least. It may do
-  // so while afterwards at most this percentage of the live containers of 2 CPUs or more, this
-  // one included and rounded down, have shared a core (as the node choice estimates it). 0 turns
-  // this off. Taking a spared sibling makes at least two containers share, so at 15 it needs 14
-  // such containers live, this one included. A node with fewer keeps strict sparing.
-  int sharing_budget_percent = 15;
+  // The max percentage of the live containers of 2 CPUs or more, the new one included and
+  // rounded down, that may have shared a core after a placement (as the node choice estimates
+  // it). Two rules spend it. With spare_unshared_cores, a container of 2 CPUs or more that no
+  // NUMA node has room for without spared siblings may still take them, on the node where that
+  // costs least. And nearly_full_percent below lets containers share a core near a full node.
+  // 0 turns both off. Taking a spared sibling makes at least two containers share, so at 30 it
+  // needs 7 such containers live, the new one included, and a node with fewer never shares this
+  // way.
+  int sharing_budget_percent = 30;
+  // The node counts as nearly full once the free CPUs that containers of 2 CPUs or more can take
+  // without sharing a core are at most this percentage of the CPUs that can be exclusive. Spared
+  // siblings and the free halves of split cores do not count as such CPUs. A container then goes
+  // to the NUMA node where it splits no fresh core, even if it takes the free half of a split
+  // core or a spared sibling there, while the containers that come to share a core fit in the
+  // sharing budget. Fresh cores stay whole for the large requests that a full node would reject
+  // otherwise. 0 turns this off.
+  int nearly_full_percent = 16;
   // Among the NUMA nodes with room at equal cost, prefer the one where the request takes the
   // fewest CPUs out of a hole of half a node (half the largest node's CPUs), then the best fit.
   // It helps when no request exceeds half a node. Off by default because it breaks up wholly free

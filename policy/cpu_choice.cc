@@ -28,6 +28,7 @@ absl::StatusOr<CpuSet> CpuPool::Choose(const CpuRequest& request) const {
   }
   const Fit fit{request.whole_cores, request.spare_unshared && count >= 2};
 
+  if (std::optional<CpuSet> cpus = ChooseNearlyFull(request, fit)) return *cpus;
   if (std::optional<int> node = ChooseNode(request, fit)) {
     return PickOnNode(*node, count, fit);
   }
@@ -57,7 +58,25 @@ std::optional<CpuSet> CpuPool::ChooseWithinSharingBudget(const CpuRequest& reque
   if (!node) return std::nullopt;
 
   Cost cost = EstimateCost(node_tallies_[*node], request.count, unspared);
-  if (cost.sharing > SharingAllowance(request.sharing_budget_percent)) return std::nullopt;
+  if (cost.sharing > SharingAllowance(request.sharing_budget_percent, request.count)) {
+    return std::nullopt;
+  }
+  return PickOnNode(*node, request.count, unspared);
+}
+
+// Near a full pool, fresh cores are what the next large request needs, while the free half of a
+// split core only serves a request that accepts sharing that core. So once the pool is nearly
+// full, a request goes to a node where it splits no fresh core and takes half cores there,
+// spared SMT siblings included. The containers that come to share a core must fit in the sharing
+// budget. Within the node the usual fill order applies. Returns nullopt when the pool is
+// not nearly full or no node qualifies, and the usual choice applies.
+std::optional<CpuSet> CpuPool::ChooseNearlyFull(const CpuRequest& request, const Fit& fit) const {
+  if (fit.whole_cores || request.nearly_full_percent <= 0) return std::nullopt;
+  if (!NearlyFull(request.nearly_full_percent)) return std::nullopt;
+  const Fit unspared{false, false};
+  const int allowance = SharingAllowance(request.sharing_budget_percent, request.count);
+  std::optional<int> node = ChooseNode(request, unspared, NodeOrder::kFewestSplits, allowance);
+  if (!node) return std::nullopt;
   return PickOnNode(*node, request.count, unspared);
 }
 
@@ -77,7 +96,7 @@ absl::Status CpuPool::Shortage(const CpuRequest& request, const Fit& fit) const 
     if (request.sharing_budget_percent > 0) {
       absl::StrAppend(&note, ", and the sharing budget (", request.sharing_budget_percent,
                       "% of the containers of 2 or more CPUs) lets ",
-                      SharingAllowance(request.sharing_budget_percent),
+                      SharingAllowance(request.sharing_budget_percent, count),
                       " more of them share a core");
     }
     return note;
@@ -117,17 +136,25 @@ absl::Status CpuPool::Shortage(const CpuRequest& request, const Fit& fit) const 
 
 // Returns the preferred node when it has room. Otherwise, unless the policy is strict with a
 // preferred node, returns the node with room that costs least (no container starts to share a
-// core, no fresh core is split). Ties go to the node that loses the fewest CPUs of a hole of half
-// a node (with keep_holes), then to the best fit (fewest free CPUs left), then to the lowest id.
-// Best fit counts spared SMT siblings as free, because a 1-CPU request may still take them even
-// though this request may not.
-std::optional<int> CpuPool::ChooseNode(const CpuRequest& request, const Fit& fit) const {
+// core, no fresh core is split; `order` sets which of the two counts first). Ties go to the node
+// that loses the fewest CPUs of a hole of half a node (with keep_holes), then to the best fit
+// (fewest free CPUs left), then to the lowest id. Best fit counts spared SMT siblings as free,
+// because a 1-CPU request may still take them even though this request may not.
+std::optional<int> CpuPool::ChooseNode(const CpuRequest& request, const Fit& fit, NodeOrder order,
+                                       std::optional<int> max_sharing) const {
   const int count = request.count;
+  auto within_sharing = [&](const NodeTally& tally) {
+    return !max_sharing || EstimateCost(tally, count, fit).sharing <= *max_sharing;
+  };
   if (request.preferred_node) {
     for (size_t i = 0; i < node_ids_.size(); ++i) {
-      if (node_ids_[i] == *request.preferred_node && Room(node_tallies_[i], fit) >= count) {
-        return static_cast<int>(i);
-      }
+      if (node_ids_[i] != *request.preferred_node) continue;
+      const NodeTally& tally = node_tallies_[i];
+      if (Room(tally, fit) < count) break;
+      // A preferred node over max_sharing gets no other node instead: the caller's own choice
+      // keeps the preference.
+      if (!within_sharing(tally)) return std::nullopt;
+      return static_cast<int>(i);
     }
     if (request.strict) return std::nullopt;
   }
@@ -140,9 +167,11 @@ std::optional<int> CpuPool::ChooseNode(const CpuRequest& request, const Fit& fit
     int room = Room(tally, fit);
     if (room < count) continue;
     Cost cost = EstimateCost(tally, count, fit);
+    if (max_sharing && cost.sharing > *max_sharing) continue;
     int free_left = (fit.whole_cores ? room : tally.free) - count;
     std::tuple<int, int, int, int, int> key{cost.sharing, cost.splits, HoleLoss(room, count, hole),
                                             free_left, node_ids_[i]};
+    if (order == NodeOrder::kFewestSplits) std::swap(std::get<0>(key), std::get<1>(key));
     if (!best || key < best_key) {
       best = static_cast<int>(i);
       best_key = key;

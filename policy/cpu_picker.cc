@@ -70,6 +70,7 @@ CpuPool::CpuPool(const Topology& topology, const CpuSet& reserved)
     info.tally = TallyCore(info);
     AddTally(node_tallies_[info.node_position], info.tally, 1);
     node_capacity_[info.node_position] += info.tally.free;
+    pool_capacity_ += info.tally.free;
     if (info.tally.fresh_full) node_whole_capacity_[info.node_position] += smt_width_;
     node_cores_[info.node_position].push_back(static_cast<int>(cores_.size()));
     cores_.push_back(std::move(info));
@@ -192,9 +193,16 @@ void CpuPool::Release(const CpuSet& cpus) {
   for (int core : touched) Retally(core);
 }
 
-int CpuPool::SharingAllowance(int budget_percent) const {
-  int budget = budget_percent * (multi_cpu_owners_ + 1) / 100;
+int CpuPool::SharingAllowance(int budget_percent, int count) const {
+  int budget = budget_percent * (multi_cpu_owners_ + (count >= 2 ? 1 : 0)) / 100;
   return std::max(0, budget - sharing_multi_cpu_owners_);
+}
+
+bool CpuPool::NearlyFull(int percent) const {
+  const Fit spared{false, true};
+  int room = 0;
+  for (const NodeTally& tally : node_tallies_) room += Room(tally, spared);
+  return room * 100 <= percent * pool_capacity_;
 }
 
 int CpuPool::LargestNodeCapacity(bool whole_cores) const {

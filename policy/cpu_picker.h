@@ -27,6 +27,11 @@ struct CpuRequest {
   int sharing_budget_percent = 0;
   // Among nodes of equal cost, prefer the one whose room below half a node shrinks least.
   bool keep_holes = false;
+  // When the CPUs that a request of 2 CPUs or more could take without sharing a core, summed over
+  // all NUMA nodes, are at most this percentage of the pool's CPUs, the pool counts as nearly
+  // full: a request then goes where it splits no fresh core, even if containers come to share a
+  // core there, while they fit in the sharing budget. 0 turns this off.
+  int nearly_full_percent = 0;
   // Whether the request may be spread over several NUMA nodes when no single node has room.
   bool spill = false;
 };
@@ -121,11 +126,19 @@ class CpuPool {
   static int HoleLoss(int room, int count, int hole);
   int Room(const NodeTally& tally, const Fit& fit) const;
 
-  std::optional<int> ChooseNode(const CpuRequest& request, const Fit& fit) const;
+  // The order in which ChooseNode ranks nodes with room: by the containers that would come to
+  // share a core first (the default), or by the fresh cores split first (near a full pool).
+  enum class NodeOrder { kFewestSharing, kFewestSplits };
+  // Nodes whose cost shares more than `max_sharing` containers are skipped.
+  std::optional<int> ChooseNode(const CpuRequest& request, const Fit& fit,
+                                NodeOrder order = NodeOrder::kFewestSharing,
+                                std::optional<int> max_sharing = std::nullopt) const;
   std::optional<CpuSet> ChooseWithinSharingBudget(const CpuRequest& request, const Fit& fit) const;
-  // How many more containers of 2 CPUs or more may come to share a core when one more such
-  // container is placed.
-  int SharingAllowance(int budget_percent) const;
+  std::optional<CpuSet> ChooseNearlyFull(const CpuRequest& request, const Fit& fit) const;
+  bool NearlyFull(int percent) const;
+  // How many more containers of 2 CPUs or more may come to share a core when a container of
+  // `count` CPUs is placed (counted among them when it has 2 CPUs or more).
+  int SharingAllowance(int budget_percent, int count) const;
   absl::Status Shortage(const CpuRequest& request, const Fit& fit) const;
   absl::StatusOr<std::vector<int>> ChooseSpill(const CpuRequest& request, const Fit& fit) const;
   CpuSet PickOnNode(int position, int count, const Fit& fit) const;
@@ -144,6 +157,7 @@ class CpuPool {
   std::vector<std::vector<int>> node_cores_;  // By node position: core indexes, ascending.
   std::vector<NodeTally> node_tallies_;
   std::vector<int> node_capacity_;
+  int pool_capacity_ = 0;  // Sum of node_capacity_.
   std::vector<int> node_whole_capacity_;
   CpuSet free_;
   CpuSet taken_;

@@ -66,7 +66,7 @@ TEST(AllocatorSharingBudget, DefaultKeepsAFewContainersStrict) {
   ContainerDecision two = AddOne(allocator, OneContainer("two", 2));
 
   EXPECT_FALSE(two.exclusive);
-  EXPECT_NE(two.error.message().find("(15% of the containers of 2 or more CPUs) lets 0 more"),
+  EXPECT_NE(two.error.message().find("(30% of the containers of 2 or more CPUs) lets 0 more"),
             absl::string_view::npos)
       << two.error;
 }

@@ -220,6 +220,28 @@ TEST(SimulateCommand, KeepNodeHolesFlag) {
   EXPECT_EQ(fits.lines[1]["numa_nodes"], json::array({1})) << fits.lines[1].dump();
 }
 
+// An 11-CPU container on node 0 leaves only CPU 22, its spared sibling. A 9-CPU container on
+// node 1 leaves its sibling 21 and the fresh core 11,23. 2 of 24 CPUs are left for containers of
+// 2 CPUs or more, so the node is nearly full at the default mark, and a 1-CPU container takes
+// CPU 22 rather than split the fresh core. 50% of the 2 live containers lets one share a core.
+TEST(SimulateCommand, NearlyFullPercentFlag) {
+  std::string path =
+      ::testing::TempDir() + "simulate-nearly-full-" + std::to_string(getpid()) + ".jsonl";
+  std::ofstream(path) << AddLine("a", 11, 0) << AddLine("b", 9, 1) << AddLine("c", 1);
+
+  const std::string budget = " --sharing-budget-percent=50 ";
+  RunResult packs = RunNumapinctl("simulate " + kInterleaved + budget + path);
+  RunResult splits =
+      RunNumapinctl("simulate " + kInterleaved + budget + "--nearly-full-percent=0 " + path);
+  std::remove(path.c_str());
+  ASSERT_EQ(packs.exit_status, 0) << packs.stderr_text;
+  ASSERT_EQ(splits.exit_status, 0) << splits.stderr_text;
+  ASSERT_EQ(packs.lines.size(), 3u);
+  ASSERT_EQ(splits.lines.size(), 3u);
+  EXPECT_EQ(Cpus(packs.lines[2]).ToString(), "22") << packs.lines[2].dump();
+  EXPECT_EQ(Cpus(splits.lines[2]).ToString(), "11") << splits.lines[2].dump();
+}
+
 TEST(SimulateCommand, MalformedLineFailsExitStatus) {
   std::string path = ::testing::TempDir() + "simulate-bad-" + std::to_string(getpid()) + ".jsonl";
   std::ofstream(path)
@@ -249,6 +271,15 @@ TEST(SimulateCommand, UsageErrors) {
   EXPECT_EQ(unknown.exit_status, 2);
   EXPECT_THAT(unknown.stderr_text, HasSubstr("unknown flag \"--reserve=0\""));
   EXPECT_THAT(unknown.stderr_text, HasSubstr("--reserved-cpus"));
+
+  RunResult bad_mark = RunNumapinctl("simulate " + kInterleaved + " --nearly-full-percent=x -");
+  EXPECT_EQ(bad_mark.exit_status, 2);
+  EXPECT_THAT(bad_mark.stderr_text, HasSubstr("--nearly-full-percent: invalid number \"x\""));
+
+  RunResult high_mark =
+      RunNumapinctl("simulate " + kInterleaved + " --nearly-full-percent=101 /dev/null");
+  EXPECT_EQ(high_mark.exit_status, 2);
+  EXPECT_THAT(high_mark.stderr_text, HasSubstr("invalid nearly-full mark 101%"));
 
   RunResult command = RunNumapinctl("simulat");
   EXPECT_EQ(command.exit_status, 2);

@@ -3,15 +3,18 @@
 // live, and prints percentiles of the time per AddRequest call, then a JSON line.
 //
 //   bench-allocator [--topology=xml:PATH] [--reserved-cpus=LIST] [--seed=N] [--decisions=N]
-//                   [--spill-on-shortage] [--keep-node-holes]
+//                   [--spill-on-shortage] [--keep-node-holes] [--sharing-budget-percent=N]
+//                   [--nearly-full-percent=N]
 //
 // --spill-on-shortage spreads requests over several NUMA nodes whenever no node has room, which
-// times the spill search as well. --keep-node-holes sets AllocatorOptions::keep_node_holes.
+// times the spill search as well. The other flags set the AllocatorOptions fields of their names;
+// without them the allocator runs with its defaults.
 #include "policy/allocator.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -40,6 +43,8 @@ struct Flags {
   int decisions = 1000;
   bool spill_on_shortage = false;
   bool keep_node_holes = false;
+  std::optional<int> sharing_budget_percent;
+  std::optional<int> nearly_full_percent;
 };
 
 // Returns false, after printing why, on an unknown argument.
@@ -58,6 +63,10 @@ bool ParseFlags(int argc, char** argv, Flags& flags) {
       flags.spill_on_shortage = true;
     } else if (arg == "--keep-node-holes") {
       flags.keep_node_holes = true;
+    } else if (absl::StartsWith(arg, "--sharing-budget-percent=")) {
+      flags.sharing_budget_percent = std::stoi(arg.substr(25));
+    } else if (absl::StartsWith(arg, "--nearly-full-percent=")) {
+      flags.nearly_full_percent = std::stoi(arg.substr(22));
     } else {
       std::fprintf(stderr, "bench-allocator: unknown argument %s\n", arg.c_str());
       return false;
@@ -125,6 +134,8 @@ int Run(int argc, char** argv) {
   options.reserved_cpus = *reserved;
   options.spill_on_shortage = flags.spill_on_shortage;
   options.keep_node_holes = flags.keep_node_holes;
+  if (flags.sharing_budget_percent) options.sharing_budget_percent = *flags.sharing_budget_percent;
+  if (flags.nearly_full_percent) options.nearly_full_percent = *flags.nearly_full_percent;
   absl::StatusOr<NodeAllocator> allocator = NodeAllocator::Create(*topology, options);
   if (!allocator.ok()) {
     std::fprintf(stderr, "bench-allocator: %s\n",

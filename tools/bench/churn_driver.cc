@@ -4,7 +4,8 @@
 // does not expose.
 //
 //   bench-churn-driver --topology=xml:PATH [--reserved-cpus=LIST] [--spill-on-shortage]
-//   [--spare-unshared-cores=false] [--keep-node-holes] [--sharing-budget-percent=N] EVENTS
+//   [--spare-unshared-cores=false] [--keep-node-holes] [--sharing-budget-percent=N]
+//   [--nearly-full-percent=N] EVENTS
 //
 // The flags are spelled as numapinctl simulate spells them, so that churn-quality can pass the
 // same extra flags to both.
@@ -101,12 +102,19 @@ int Run(int argc, char** argv) {
                   << "; expected a percentage from 0 to 100\n";
         return 2;
       }
+    } else if (absl::StartsWith(arg, "--nearly-full-percent=")) {
+      if (!absl::SimpleAtoi(arg.substr(22), &options.nearly_full_percent)) {
+        std::cerr << "bench-churn-driver: invalid number in " << arg
+                  << "; expected a percentage from 0 to 100\n";
+        return 2;
+      }
     } else if (absl::StartsWith(arg, "--")) {
       // An unknown flag would otherwise be taken for the events file and then replaced by the
       // next argument, so the replay would run with default options and look valid.
       std::cerr << "bench-churn-driver: unknown flag " << arg
                 << "; known: --topology, --reserved-cpus, --spill-on-shortage, "
-                   "--spare-unshared-cores=false, --keep-node-holes, --sharing-budget-percent\n";
+                   "--spare-unshared-cores=false, --keep-node-holes, --sharing-budget-percent, "
+                   "--nearly-full-percent\n";
       return 2;
     } else {
       events_path = arg;
@@ -115,7 +123,7 @@ int Run(int argc, char** argv) {
   if (source.empty() || events_path.empty()) {
     std::cerr << "usage: bench-churn-driver --topology=xml:PATH [--reserved-cpus=LIST] "
                  "[--spill-on-shortage] [--spare-unshared-cores=false] [--keep-node-holes] "
-                 "[--sharing-budget-percent=N] EVENTS\n";
+                 "[--sharing-budget-percent=N] [--nearly-full-percent=N] EVENTS\n";
     return 2;
   }
   absl::StatusOr<Topology> topology = LoadTopology(source);

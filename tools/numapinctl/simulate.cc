@@ -179,6 +179,7 @@ int SimulateEvents(NodeAllocator& allocator, std::istream& events, const std::st
 }
 
 int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  const AllocatorOptions defaults;
   const std::vector<FlagSpec> specs = {
       {"topology", false, "host", "where to read the topology: host, xml:PATH or synthetic:DESC"},
       {"reserved-cpus", false, "", "CPUs never made exclusive, in list format such as 0-1"},
@@ -190,14 +191,18 @@ int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::os
        "keep containers of 2+ CPUs off the free SMT siblings of other such containers"},
       {"keep-node-holes", true, "",
        "among equal-cost NUMA nodes, prefer the one that keeps a hole of half a node"},
-      {"sharing-budget-percent", false, "15",
-       "with spare-unshared-cores, the max percentage of live containers of 2+ CPUs that may "
-       "share a core when sparing would reject a container (0 to 100, 0 for none)"},
+      {"sharing-budget-percent", false, absl::StrCat(defaults.sharing_budget_percent),
+       "the max percentage of live containers of 2+ CPUs that may share a core when sparing "
+       "would reject a container or the node is nearly full (0 to 100, 0 for none)"},
+      {"nearly-full-percent", false, absl::StrCat(defaults.nearly_full_percent),
+       "below this percentage of CPUs free for containers of 2+ CPUs without sharing a core, "
+       "place containers where they split no fresh core, within the sharing budget (0 to 100, "
+       "0 for never)"},
   };
   const std::string usage =
       "numapinctl simulate [--topology=SOURCE] [--reserved-cpus=LIST] [--full-pcpus-only] "
       "[--strict-cpu-reservation] [--spill-on-shortage] [--spare-unshared-cores=false] "
-      "[--keep-node-holes] [--sharing-budget-percent=N] "
+      "[--keep-node-holes] [--sharing-budget-percent=N] [--nearly-full-percent=N] "
       "[EVENTS.jsonl|-]";
   absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, specs);
   if (!parsed.ok()) {
@@ -234,6 +239,11 @@ int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::os
   if (!absl::SimpleAtoi(parsed->Get("sharing-budget-percent"), &options.sharing_budget_percent)) {
     err << "numapinctl simulate: --sharing-budget-percent: invalid number \""
         << parsed->Get("sharing-budget-percent") << "\"; expected a percentage from 0 to 100\n";
+    return kExitUsage;
+  }
+  if (!absl::SimpleAtoi(parsed->Get("nearly-full-percent"), &options.nearly_full_percent)) {
+    err << "numapinctl simulate: --nearly-full-percent: invalid number \""
+        << parsed->Get("nearly-full-percent") << "\"; expected a percentage from 0 to 100\n";
     return kExitUsage;
   }
   absl::StatusOr<NodeAllocator> allocator = NodeAllocator::Create(*topology, options);
