@@ -37,8 +37,7 @@ struct AllocatorOptions {
   // pool. The sibling stays in the shared pool, or goes to a 1-CPU container as a last resort.
   bool spare_unshared_cores = true;
   // The max percentage of the live containers of 2 CPUs or more, the new one included and
-  // rounded down, that may have shared a core after a placement (as the node choice estimates
-  // it). Two rules spend it. With spare_unshared_cores, a container of 2 CPUs or more that no
+  // rounded down, that may have shared a core after a placement. Two rules spend it. With spare_unshared_cores, a container of 2 CPUs or more that no
   // NUMA node has room for without spared siblings may still take them, on the node where that
   // costs least. And nearly_full_percent below lets containers share a core near a full node.
   // 0 turns both off. Taking a spared sibling makes at least two containers share, so at 30 it
@@ -49,7 +48,7 @@ struct AllocatorOptions {
   // without sharing a core are at most this percentage of the CPUs that can be exclusive. Spared
   // siblings and the free halves of split cores do not count as such CPUs. A container then goes
   // to the NUMA node where it splits no fresh core, even if it takes the free half of a split
-  // core or a spared sibling there, while the containers that come to share a core fit in the
+  // core or a spared sibling there. The containers that come to share a core must fit in the
   // sharing budget. Fresh cores stay whole for the large requests that a full node would reject
   // otherwise. 0 turns this off.
   int nearly_full_percent = 16;

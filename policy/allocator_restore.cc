@@ -20,6 +20,9 @@ std::vector<absl::Status> NodeAllocator::Restore(const std::vector<AssignmentRec
     if (pod.key.empty()) pod.key = record.pod_key;
     const CpuSet& cpus = record.assignment.cpus;
     CpuSet claimed = cpus.Difference(pod.held);
+    // NOTE: the pool counts a container as sharing a core only if it shares one now, so a
+    // container that shared with one gone since counts as unshared after a restart, and the
+    // sharing budget has that much more room.
     pool_.Take(claimed, ++last_owner_, cpus.Size());
     pod.held |= claimed;
     pod.containers[record.container] = {record.init, record.sidecar, record.assignment};

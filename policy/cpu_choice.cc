@@ -57,11 +57,14 @@ std::optional<CpuSet> CpuPool::ChooseWithinSharingBudget(const CpuRequest& reque
   std::optional<int> node = ChooseNode(request, unspared);
   if (!node) return std::nullopt;
 
+  const int allowance = SharingAllowance(request.sharing_budget_percent, request.count);
   Cost cost = EstimateCost(node_tallies_[*node], request.count, unspared);
-  if (cost.sharing > SharingAllowance(request.sharing_budget_percent, request.count)) {
-    return std::nullopt;
-  }
-  return PickOnNode(*node, request.count, unspared);
+  if (cost.sharing > allowance) return std::nullopt;
+  // The estimate covers the whole node, but the CPUs may come from one L3 cache of it, where
+  // fewer cheap CPUs are free.
+  CpuSet cpus = PickOnNode(*node, request.count, unspared, NodeOrder::kFewestSharing, allowance);
+  if (SharingCaused(cpus, request.count) > allowance) return std::nullopt;
+  return cpus;
 }
 
 // Near a full pool, fresh cores are what the next large request needs, while the free half of a
@@ -72,12 +75,16 @@ std::optional<CpuSet> CpuPool::ChooseWithinSharingBudget(const CpuRequest& reque
 // not nearly full or no node qualifies, and the usual choice applies.
 std::optional<CpuSet> CpuPool::ChooseNearlyFull(const CpuRequest& request, const Fit& fit) const {
   if (fit.whole_cores || request.nearly_full_percent <= 0) return std::nullopt;
+  if (request.sharing_budget_percent <= 0) return std::nullopt;
   if (!NearlyFull(request.nearly_full_percent)) return std::nullopt;
   const Fit unspared{false, false};
   const int allowance = SharingAllowance(request.sharing_budget_percent, request.count);
   std::optional<int> node = ChooseNode(request, unspared, NodeOrder::kFewestSplits, allowance);
   if (!node) return std::nullopt;
-  return PickOnNode(*node, request.count, unspared);
+  CpuSet cpus = PickOnNode(*node, request.count, unspared, NodeOrder::kFewestSplits, allowance);
+  // The node's estimate may not hold within the one L3 cache that the CPUs come from.
+  if (SharingCaused(cpus, request.count) > allowance) return std::nullopt;
+  return cpus;
 }
 
 // Builds the error for a request that no single node has room for, with the counts an operator
@@ -252,13 +259,15 @@ int CpuPool::HoleLoss(int room, int count, int hole) {
   return std::min(room, hole) - std::min(room - count, hole);
 }
 
-CpuSet CpuPool::PickOnNode(int position, int count, const Fit& fit) const {
-  return PickFromCores(OrderCores(position, count, fit), count, fit);
+CpuSet CpuPool::PickOnNode(int position, int count, const Fit& fit, NodeOrder order,
+                           std::optional<int> max_sharing) const {
+  return PickFromCores(OrderCores(position, count, fit, order, max_sharing), count, fit);
 }
 
 // Returns the node's cores to pick from: those of the one L3 cache that has room for the request
 // at least cost and best fit. When no single L3 has room, returns every core, roomiest L3 first.
-std::vector<int> CpuPool::OrderCores(int position, int count, const Fit& fit) const {
+std::vector<int> CpuPool::OrderCores(int position, int count, const Fit& fit, NodeOrder order,
+                                     std::optional<int> max_sharing) const {
   const std::vector<int>& cores = node_cores_[position];
   std::vector<std::pair<int, NodeTally>> groups;  // (L3, tallies of its cores), by L3.
   for (int core : cores) {
@@ -280,7 +289,9 @@ std::vector<int> CpuPool::OrderCores(int position, int count, const Fit& fit) co
     int room = Room(tally, fit);
     if (room < count) continue;
     Cost cost = EstimateCost(tally, count, fit);
+    if (max_sharing && cost.sharing > *max_sharing) continue;
     std::tuple<int, int, int, int> key{cost.sharing, cost.splits, room - count, l3};
+    if (order == NodeOrder::kFewestSplits) std::swap(std::get<0>(key), std::get<1>(key));
     if (!best_l3 || key < best_key) {
       best_l3 = l3;
       best_key = key;

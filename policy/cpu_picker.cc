@@ -198,11 +198,34 @@ int CpuPool::SharingAllowance(int budget_percent, int count) const {
   return std::max(0, budget - sharing_multi_cpu_owners_);
 }
 
+int CpuPool::SharingCaused(const CpuSet& cpus, int count) const {
+  std::vector<int> newly_sharing;
+  bool shares = false;
+  cpus.ForEach([&](int cpu) {
+    for (int sibling : cores_[core_of_cpu_[cpu]].cpus) {
+      const int id = owner_[sibling];
+      if (id <= kFreeCpu || cpus.Contains(sibling)) continue;
+      shares = true;
+      const Owner& holder = owners_.at(id);
+      if (holder.size >= 2 && !holder.shared &&
+          std::find(newly_sharing.begin(), newly_sharing.end(), id) == newly_sharing.end()) {
+        newly_sharing.push_back(id);
+      }
+    }
+  });
+  return static_cast<int>(newly_sharing.size()) + (shares && count >= 2 ? 1 : 0);
+}
+
+// Counts the free CPUs of fresh cores and those whose siblings are reserved, offline or free: the
+// CPUs that a container of 2 CPUs or more can take without sharing a core.
 bool CpuPool::NearlyFull(int percent) const {
-  const Fit spared{false, true};
-  int room = 0;
-  for (const NodeTally& tally : node_tallies_) room += Room(tally, spared);
-  return room * 100 <= percent * pool_capacity_;
+  int unshared_room = 0;
+  for (const NodeTally& tally : node_tallies_) {
+    unshared_room += tally.free - tally.neighbor_free[static_cast<int>(Neighbor::kSingle)] -
+                     tally.neighbor_free[static_cast<int>(Neighbor::kSharing)] -
+                     tally.neighbor_free[static_cast<int>(Neighbor::kMultiple)];
+  }
+  return unshared_room * 100 <= percent * pool_capacity_;
 }
 
 int CpuPool::LargestNodeCapacity(bool whole_cores) const {

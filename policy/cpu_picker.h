@@ -27,10 +27,10 @@ struct CpuRequest {
   int sharing_budget_percent = 0;
   // Among nodes of equal cost, prefer the one whose room below half a node shrinks least.
   bool keep_holes = false;
-  // When the CPUs that a request of 2 CPUs or more could take without sharing a core, summed over
-  // all NUMA nodes, are at most this percentage of the pool's CPUs, the pool counts as nearly
-  // full: a request then goes where it splits no fresh core, even if containers come to share a
-  // core there, while they fit in the sharing budget. 0 turns this off.
+  // The pool counts as nearly full when the free CPUs that a request of 2 CPUs or more could take
+  // without sharing a core, summed over all NUMA nodes, are at most this percentage of its CPUs.
+  // A request then goes where it splits no fresh core, even if containers come to share a core
+  // there, while they fit in the sharing budget. 0 turns this off, and so does a budget of 0.
   int nearly_full_percent = 0;
   // Whether the request may be spread over several NUMA nodes when no single node has room.
   bool spill = false;
@@ -141,8 +141,16 @@ class CpuPool {
   int SharingAllowance(int budget_percent, int count) const;
   absl::Status Shortage(const CpuRequest& request, const Fit& fit) const;
   absl::StatusOr<std::vector<int>> ChooseSpill(const CpuRequest& request, const Fit& fit) const;
-  CpuSet PickOnNode(int position, int count, const Fit& fit) const;
-  std::vector<int> OrderCores(int position, int count, const Fit& fit) const;
+  // `order` and `max_sharing` steer the choice of an L3 cache as they steer ChooseNode's.
+  CpuSet PickOnNode(int position, int count, const Fit& fit,
+                    NodeOrder order = NodeOrder::kFewestSharing,
+                    std::optional<int> max_sharing = std::nullopt) const;
+  std::vector<int> OrderCores(int position, int count, const Fit& fit, NodeOrder order,
+                              std::optional<int> max_sharing) const;
+  // Counts the containers of 2 CPUs or more that would come to share a core if a container of
+  // `count` CPUs took `cpus`. They are the holders of the SMT siblings that share no core yet,
+  // and the container itself when it has 2 CPUs or more and a sibling of its CPUs is taken.
+  int SharingCaused(const CpuSet& cpus, int count) const;
   CpuSet PickFromCores(const std::vector<int>& cores, int count, const Fit& fit) const;
 
   const Topology* topology_;

@@ -12,6 +12,7 @@ namespace {
 
 using testing::AddOne;
 using testing::BuildTopology;
+using testing::MustLoadTopology;
 using testing::MustCreate;
 using testing::OneContainer;
 
@@ -26,8 +27,8 @@ NodeAllocator WithOptions(const Topology& topology, int nearly_full_percent, int
 }
 
 // Node 0: "four" 0-3 and "single" 4, which leaves the half core 5 next to a 1-CPU container and
-// the fresh core 6-7. Node 1: "other" 8-11 and the fresh cores 12-13 and 14-15. Requests of 2 CPUs
-// or more have 3 + 4 = 7 of the 16 CPUs, 43%.
+// the fresh core 6-7. Node 1: "other" 8-11 and the fresh cores 12-13 and 14-15. A container of 2
+// CPUs or more can take 2 + 4 = 6 of the 16 CPUs without sharing a core, 37.5%.
 void FillHalfCore(NodeAllocator& allocator) {
   AddOne(allocator, OneContainer("four", 4, 0));
   AddOne(allocator, OneContainer("single", 1, 0));
@@ -37,7 +38,7 @@ void FillHalfCore(NodeAllocator& allocator) {
 
 TEST(AllocatorNearlyFull, OddRequestTakesHalfCoreNotFreshCore) {
   Topology topology = TwoNodes();
-  NodeAllocator allocator = WithOptions(topology, 50, 100);
+  NodeAllocator allocator = WithOptions(topology, 40, 100);
   FillHalfCore(allocator);
 
   // Node 0 has room for 3 CPUs with the half core 5 (the container shares it with "single"),
@@ -50,8 +51,8 @@ TEST(AllocatorNearlyFull, OddRequestTakesHalfCoreNotFreshCore) {
 
 TEST(AllocatorNearlyFull, RoomyPoolSplitsFreshCore) {
   Topology topology = TwoNodes();
-  // 7 of 16 CPUs is over 40%, so the pool is not nearly full and no container starts to share.
-  NodeAllocator allocator = WithOptions(topology, 40, 100);
+  // 6 of 16 CPUs is over 30%, so the pool is not nearly full and no container starts to share.
+  NodeAllocator allocator = WithOptions(topology, 30, 100);
   FillHalfCore(allocator);
 
   ContainerDecision odd = AddOne(allocator, OneContainer("odd", 3));
@@ -61,7 +62,8 @@ TEST(AllocatorNearlyFull, RoomyPoolSplitsFreshCore) {
 }
 
 // Node 0: "seven" 0-6, whose sibling 7 is spared. Node 1: "six" 8-13 and the fresh core 14-15.
-// Requests of 2 CPUs or more have 2 of the 16 CPUs, 12.5%: nearly full at the default 16%.
+// A container of 2 CPUs or more can take 2 of the 16 CPUs without sharing a core, 12.5%: nearly
+// full at the default 16%.
 void FillSparedSibling(NodeAllocator& allocator) {
   AddOne(allocator, OneContainer("seven", 7, 0));
   AddOne(allocator, OneContainer("six", 6, 1));
@@ -115,6 +117,59 @@ TEST(AllocatorNearlyFull, PreferredNodeStillWins) {
 
   ASSERT_TRUE(one.exclusive) << one.error;
   EXPECT_EQ(one.assignment.cpus.ToString(), "14");
+}
+
+// Four nodes of 4 cores of 2 CPUs (8 CPUs each). Node 0 keeps four 1-CPU containers, one on each
+// core, node 1 has the fresh cores 12-13 and 14-15 left, and nodes 2 and 3 are full. The free
+// halves of node 0 serve a container of 2 CPUs or more only at the cost of sharing a core, so
+// they do not make the pool roomy: 4 of 32 CPUs are free without sharing, 12.5%.
+TEST(AllocatorNearlyFull, HalfCoresDoNotCountAsRoom) {
+  Topology topology = BuildTopology(4, 4, 2);
+  NodeAllocator allocator = WithOptions(topology, AllocatorOptions().nearly_full_percent, 100);
+  for (int i = 0; i < 8; ++i) AddOne(allocator, OneContainer("single" + std::to_string(i), 1, 0));
+  for (int i = 1; i < 8; i += 2) allocator.RemovePod("uid-single" + std::to_string(i));
+  for (int node = 1; node < 4; ++node) {
+    for (int i = 0; i < (node == 1 ? 2 : 4); ++i) {
+      AddOne(allocator, OneContainer("two-" + std::to_string(node) + std::to_string(i), 2, node));
+    }
+  }
+  ASSERT_EQ(allocator.ExclusiveCpus().ToString(), "0,2,4,6,8-11,16-31");
+
+  // The 3-CPU container takes three halves of node 0 and shares a core with 1-CPU containers,
+  // which leaves node 1 whole cores for the 4-CPU container.
+  ContainerDecision odd = AddOne(allocator, OneContainer("odd", 3));
+  ContainerDecision four = AddOne(allocator, OneContainer("four", 4));
+
+  ASSERT_TRUE(odd.exclusive) << odd.error;
+  EXPECT_EQ(odd.assignment.cpus.ToString(), "1,3,5");
+  ASSERT_TRUE(four.exclusive) << four.error;
+  EXPECT_EQ(four.assignment.cpus.ToString(), "12-15");
+}
+
+// One node of two L3 caches, 0-7 and 8-15, with CPUs 1 and 9 reserved. Once "x" and "y" are gone,
+// the node's CPUs 0 and 8 are free halves next to reserved CPUs, while CPU 5 is the spared sibling
+// of "a" (3 CPUs). The node has a cheap pair of CPUs only across both caches, and the request
+// stays within one, so there the estimate for the node does not hold.
+TEST(AllocatorNearlyFull, BudgetHoldsWithinOneL3Cache) {
+  Topology topology = MustLoadTopology("synthetic:package:1 numa:1 l3:2 core:4 pu:2");
+  for (int budget_percent : {0, 30}) {
+    AllocatorOptions options;
+    options.reserved_cpus = CpuSet{1, 9};
+    options.sharing_budget_percent = budget_percent;
+    NodeAllocator allocator = MustCreate(topology, options);
+    for (const char* name : {"x", "y"}) AddOne(allocator, OneContainer(name, 1));
+    for (const char* name : {"a", "b"}) AddOne(allocator, OneContainer(name, 3));
+    for (const char* name : {"c", "d"}) AddOne(allocator, OneContainer(name, 2));
+    allocator.RemovePod("uid-x");
+    allocator.RemovePod("uid-y");
+
+    // 30% of the 5 containers of 2 CPUs or more lets one of them share, but taking CPU 5 would
+    // make both "e" and "a" share.
+    ContainerDecision two = AddOne(allocator, OneContainer("e", 2));
+
+    ASSERT_TRUE(two.exclusive) << two.error;
+    EXPECT_EQ(two.assignment.cpus.ToString(), "0,8") << "budget " << budget_percent << "%";
+  }
 }
 
 TEST(AllocatorNearlyFull, CreateRejectsAPercentageOver100) {

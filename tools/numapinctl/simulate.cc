@@ -195,9 +195,9 @@ int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::os
        "the max percentage of live containers of 2+ CPUs that may share a core when sparing "
        "would reject a container or the node is nearly full (0 to 100, 0 for none)"},
       {"nearly-full-percent", false, absl::StrCat(defaults.nearly_full_percent),
-       "below this percentage of CPUs free for containers of 2+ CPUs without sharing a core, "
-       "place containers where they split no fresh core, within the sharing budget (0 to 100, "
-       "0 for never)"},
+       "once at most this percentage of CPUs is free for containers of 2+ CPUs without sharing a "
+       "core, place containers where they split no fresh core, within the sharing budget (0 to "
+       "100, 0 for never)"},
   };
   const std::string usage =
       "numapinctl simulate [--topology=SOURCE] [--reserved-cpus=LIST] [--full-pcpus-only] "
