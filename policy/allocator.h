@@ -37,12 +37,12 @@ struct AllocatorOptions {
   // pool. The sibling stays in the shared pool, or goes to a 1-CPU container as a last resort.
   bool spare_unshared_cores = true;
   // The max percentage of the live containers of 2 CPUs or more, the new one included and
-  // rounded down, that may have shared a core after a placement. Two rules spend it. With spare_unshared_cores, a container of 2 CPUs or more that no
-  // NUMA node has room for without spared siblings may still take them, on the node where that
-  // costs least. And nearly_full_percent below lets containers share a core near a full node.
-  // 0 turns both off. Taking a spared sibling makes at least two containers share, so at 30 it
-  // needs 7 such containers live, the new one included, and a node with fewer never shares this
-  // way.
+  // rounded down, that may have shared a core after a placement. Two rules spend it. With
+  // spare_unshared_cores, a container of 2 CPUs or more that no NUMA node has room for without
+  // spared siblings may still take them, on the node where that costs least. And
+  // nearly_full_percent below lets containers share a core near a full node. 0 turns both off.
+  // Taking a spared sibling makes at least two containers share, so at 30 it needs 7 such
+  // containers live, the new one included, and a node with fewer never shares this way.
   int sharing_budget_percent = 30;
   // The node counts as nearly full once the free CPUs that containers of 2 CPUs or more can take
   // without sharing a core are at most this percentage of the CPUs that can be exclusive. Spared

@@ -12,8 +12,8 @@ namespace {
 
 using testing::AddOne;
 using testing::BuildTopology;
-using testing::MustLoadTopology;
 using testing::MustCreate;
+using testing::MustLoadTopology;
 using testing::OneContainer;
 
 // Two nodes of 4 cores of 2 CPUs: node 0 is CPUs 0-7, node 1 is CPUs 8-15. 16 CPUs in the pool.
