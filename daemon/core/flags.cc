@@ -33,6 +33,14 @@ ABSL_FLAG(std::string, topology, "host", "host, xml:PATH or synthetic:DESCRIPTIO
 ABSL_FLAG(std::string, reserved_cpus, "", "CPUs never made exclusive, in kernel list format");
 ABSL_FLAG(bool, strict_cpu_reservation, false, "keep reserved CPUs out of the shared pool too");
 ABSL_FLAG(bool, full_pcpus_only, false, "assign whole cores only");
+ABSL_FLAG(int, sharing_budget_percent, numapin::AllocatorOptions().sharing_budget_percent,
+          "max percentage of the live exclusive containers of 2+ CPUs that may have shared a "
+          "physical core, spent when sparing SMT siblings would reject a container and when the "
+          "node is nearly full (0 to 100; 0 for neither)");
+ABSL_FLAG(int, nearly_full_percent, numapin::AllocatorOptions().nearly_full_percent,
+          "once at most this percentage of the exclusive-capable CPUs is free for containers of "
+          "2+ CPUs without sharing a core, place containers where they split no whole free core, "
+          "within the sharing budget (0 to 100; 0 turns it off)");
 ABSL_FLAG(std::string, set_mems, "auto",
           "write cpuset.mems of exclusive containers: auto (on in allocate mode with "
           "--topology=host), on, off");
@@ -181,6 +189,18 @@ absl::StatusOr<DaemonOptions> ParseFlags(int argc, char** argv) {
   options.allocator.reserved_cpus = *reserved;
   options.allocator.strict_cpu_reservation = absl::GetFlag(FLAGS_strict_cpu_reservation);
   options.allocator.full_pcpus_only = absl::GetFlag(FLAGS_full_pcpus_only);
+  options.allocator.sharing_budget_percent = absl::GetFlag(FLAGS_sharing_budget_percent);
+  options.allocator.nearly_full_percent = absl::GetFlag(FLAGS_nearly_full_percent);
+  const std::pair<const char*, int> percentages[] = {
+      {"sharing-budget-percent", options.allocator.sharing_budget_percent},
+      {"nearly-full-percent", options.allocator.nearly_full_percent},
+  };
+  for (const auto& [flag, value] : percentages) {
+    if (value < 0 || value > 100) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--", flag, "=", value, " is invalid; expected a percentage from 0 to 100"));
+    }
+  }
 
   options.state_dir = absl::GetFlag(FLAGS_state_dir);
   options.cpu_manager_state = absl::GetFlag(FLAGS_cpu_manager_state);

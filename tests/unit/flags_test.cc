@@ -35,6 +35,19 @@ TEST(ParseFlags, AcceptsDashedNames) {
   EXPECT_FALSE(options->Writes()) << "observe without --repair writes nothing";
 }
 
+TEST(ParseFlags, AllocatorPercentages) {
+  absl::StatusOr<DaemonOptions> options =
+      Parse({"--sharing-budget-percent=0", "--nearly-full-percent=25"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->allocator.sharing_budget_percent, 0);
+  EXPECT_EQ(options->allocator.nearly_full_percent, 25);
+
+  options = Parse({"--sharing-budget-percent=30", "--nearly-full-percent=16"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->allocator.sharing_budget_percent, AllocatorOptions().sharing_budget_percent);
+  EXPECT_EQ(options->allocator.nearly_full_percent, AllocatorOptions().nearly_full_percent);
+}
+
 TEST(ParseFlags, SetMemsAutoFollowsHostTopology) {
   absl::StatusOr<DaemonOptions> options =
       Parse({"--mode=allocate", "--set-mems=auto", "--topology=host"});
@@ -64,12 +77,15 @@ TEST(ParseFlags, RejectsInvalidValuesNamingFlag) {
       {"--log-format=xml", "--log-format"},
       {"--reserved-cpus=a-b", "--reserved-cpus"},
       {"--readback-interval=0s", "--readback-interval"},
+      {"--sharing-budget-percent=101", "--sharing-budget-percent"},
+      {"--nearly-full-percent=-1", "--nearly-full-percent"},
   };
   for (const auto& [arg, flag] : cases) {
     absl::StatusOr<DaemonOptions> options =
         Parse({"--mode=allocate", "--pod-source=kubelet", "--set-mems=auto",
                "--reserved-cpus=", "--readback-interval=1s", "--exclusive-cfs-quota=keep",
-               "--log-format=text", "--monitor=auto", arg});
+               "--log-format=text", "--monitor=auto", "--sharing-budget-percent=30",
+               "--nearly-full-percent=16", arg});
     ASSERT_FALSE(options.ok()) << arg;
     EXPECT_NE(options.status().message().find(flag), absl::string_view::npos)
         << arg << ": " << options.status();
