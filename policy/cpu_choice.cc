@@ -63,6 +63,7 @@ std::optional<CpuSet> CpuPool::ChooseWithinSharingBudget(const CpuRequest& reque
   // The estimate covers the whole node, but the CPUs may come from one L3 cache of it, where
   // fewer cheap CPUs are free.
   CpuSet cpus = PickOnNode(*node, request.count, unspared, NodeOrder::kFewestSharing, allowance);
+  if (cpus.Size() != request.count) return std::nullopt;
   if (SharingCaused(cpus, request.count) > allowance) return std::nullopt;
   return cpus;
 }
@@ -83,6 +84,7 @@ std::optional<CpuSet> CpuPool::ChooseNearlyFull(const CpuRequest& request, const
   if (!node) return std::nullopt;
   CpuSet cpus = PickOnNode(*node, request.count, unspared, NodeOrder::kFewestSplits, allowance);
   // The node's estimate may not hold within the one L3 cache that the CPUs come from.
+  if (cpus.Size() != request.count) return std::nullopt;
   if (SharingCaused(cpus, request.count) > allowance) return std::nullopt;
   return cpus;
 }
@@ -266,6 +268,8 @@ CpuSet CpuPool::PickOnNode(int position, int count, const Fit& fit, NodeOrder or
 
 // Returns the node's cores to pick from: those of the one L3 cache that has room for the request
 // at least cost and best fit. When no single L3 has room, returns every core, roomiest L3 first.
+// Returns no core when some L3 has room but each one with room is over `max_sharing`, because
+// spreading over several L3 caches is no way to save the sharing budget.
 std::vector<int> CpuPool::OrderCores(int position, int count, const Fit& fit, NodeOrder order,
                                      std::optional<int> max_sharing) const {
   const std::vector<int>& cores = node_cores_[position];
@@ -285,11 +289,15 @@ std::vector<int> CpuPool::OrderCores(int position, int count, const Fit& fit, No
 
   std::optional<int> best_l3;
   std::tuple<int, int, int, int> best_key;
+  bool over_max_sharing = false;
   for (const auto& [l3, tally] : groups) {
     int room = Room(tally, fit);
     if (room < count) continue;
     Cost cost = EstimateCost(tally, count, fit);
-    if (max_sharing && cost.sharing > *max_sharing) continue;
+    if (max_sharing && cost.sharing > *max_sharing) {
+      over_max_sharing = true;
+      continue;
+    }
     std::tuple<int, int, int, int> key{cost.sharing, cost.splits, room - count, l3};
     if (order == NodeOrder::kFewestSplits) std::swap(std::get<0>(key), std::get<1>(key));
     if (!best_l3 || key < best_key) {
@@ -304,6 +312,7 @@ std::vector<int> CpuPool::OrderCores(int position, int count, const Fit& fit, No
     }
     return in_l3;
   }
+  if (over_max_sharing) return {};
 
   std::stable_sort(groups.begin(), groups.end(), [&](const auto& a, const auto& b) {
     return Room(a.second, fit) > Room(b.second, fit);

@@ -12,6 +12,7 @@ namespace {
 
 using testing::AddOne;
 using testing::BuildTopology;
+using testing::LoadFixture;
 using testing::MustCreate;
 using testing::MustLoadTopology;
 using testing::OneContainer;
@@ -170,6 +171,27 @@ TEST(AllocatorNearlyFull, BudgetHoldsWithinOneL3Cache) {
     ASSERT_TRUE(two.exclusive) << two.error;
     EXPECT_EQ(two.assignment.cpus.ToString(), "0,8") << "budget " << budget_percent << "%";
   }
+}
+
+// Four packages of one L3 cache each, 2 cores of 2 CPUs (16em64t-4s2c2t.xml), CPUs 3 and 5
+// reserved. Once the 1-CPU containers s1, s2, s4 and s6 are gone, CPUs 9 and 13 are free in L3 1
+// (9 next to s3, 13 next to reserved 5) and 11 and 15 in L3 3 (11 next to reserved 3, 15 next to
+// s5). Only CPUs 11 and 13 would make no container share a core, but they lie in two packages:
+// the request stays in one L3 cache, as outside the nearly-full rule.
+TEST(AllocatorNearlyFull, StaysWithinOneL3Cache) {
+  Topology topology = LoadFixture("16em64t-4s2c2t.xml");
+  AllocatorOptions options;
+  options.reserved_cpus = CpuSet{3, 5};
+  NodeAllocator allocator = MustCreate(topology, options);
+  for (int i = 1; i <= 6; ++i) AddOne(allocator, OneContainer("s" + std::to_string(i), 1));
+  for (const char* name : {"a", "b"}) AddOne(allocator, OneContainer(name, 4));
+  for (int i : {1, 2, 4, 6}) allocator.RemovePod("uid-s" + std::to_string(i));
+  ASSERT_EQ(allocator.SharedPool().ToString(), "3,5,9,11,13,15");
+
+  ContainerDecision two = AddOne(allocator, OneContainer("two", 2));
+
+  ASSERT_TRUE(two.exclusive) << two.error;
+  EXPECT_EQ(two.assignment.cpus.ToString(), "9,13");
 }
 
 TEST(AllocatorNearlyFull, CreateRejectsAPercentageOver100) {
