@@ -39,28 +39,40 @@ nlohmann::ordered_json DecisionLine(const std::string& pod_key, const ContainerD
   return line;
 }
 
-// Applies each add and delete event to `allocator` and prints its output lines.
-void Replay(std::istream& events, NodeAllocator& allocator) {
+// Applies each add and delete event to `allocator` and prints its output lines. Reads the event
+// format of docs/numapinctl.md as numapinctl simulate does: blank lines and lines starting with
+// '#' are skipped, a pod without metadata.uid gets one derived from its key, and a delete without
+// a namespace means "default". Returns false after printing the line of the first invalid event.
+bool Replay(std::istream& events, const std::string& path, NodeAllocator& allocator) {
   std::map<std::string, std::string> uid_of_key;  // Delete events name the pod, not its uid.
   std::string line;
+  int line_number = 0;
   while (std::getline(events, line)) {
-    if (line.empty()) continue;
-    nlohmann::json event = nlohmann::json::parse(line);
+    ++line_number;
+    if (line.empty() || line[0] == '#') continue;
+    nlohmann::json event = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!event.is_object() || !event.contains("op") || !event.contains("pod")) {
+      std::cerr << "bench-churn-driver: " << path << ":" << line_number
+                << ": invalid event; expected a JSON object with \"op\" and \"pod\"\n";
+      return false;
+    }
     const nlohmann::json& pod_object = event.at("pod");
     if (event.at("op") == "add") {
       absl::StatusOr<Pod> pod = ParsePodJson(pod_object);
       if (!pod.ok()) {
-        std::cerr << "bench-churn-driver: " << pod.status().message() << "\n";
+        std::cerr << "bench-churn-driver: " << path << ":" << line_number << ": "
+                  << pod.status().message() << "\n";
         continue;
       }
+      if (pod->uid.empty()) pod->uid = "key:" + pod->Key();
       uid_of_key[pod->Key()] = pod->uid;
       for (const ContainerDecision& decision : allocator.AddPod(*pod)) {
         std::cout << DecisionLine(pod->Key(), decision).dump() << "\n";
       }
     } else {
-      const nlohmann::json& metadata = pod_object.at("metadata");
-      std::string key = metadata.at("namespace").get<std::string>() + "/" +
-                        metadata.at("name").get<std::string>();
+      const nlohmann::json metadata = pod_object.value("metadata", nlohmann::json::object());
+      const std::string ns = metadata.value("namespace", "");
+      std::string key = (ns.empty() ? "default" : ns) + "/" + metadata.value("name", "");
       auto uid = uid_of_key.find(key);
       CpuSet released;
       if (uid != uid_of_key.end()) {
@@ -71,6 +83,7 @@ void Replay(std::istream& events, NodeAllocator& allocator) {
                 << "\n";
     }
   }
+  return true;
 }
 
 int Run(int argc, char** argv) {
@@ -142,8 +155,7 @@ int Run(int argc, char** argv) {
     std::cerr << "bench-churn-driver: cannot open " << events_path << "\n";
     return 1;
   }
-  Replay(events, *allocator);
-  return 0;
+  return Replay(events, events_path, *allocator) ? 0 : 1;
 }
 
 }  // namespace
