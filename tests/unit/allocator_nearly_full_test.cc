@@ -1,7 +1,7 @@
-// NodeAllocator near a full node (nearly_full_percent): a container goes to the NUMA node where it
+// NodeAllocator near a full node (nearly_full_percent). A container goes to the NUMA node where it
 // takes the free half of a split core or a spared SMT sibling rather than to one where it splits
-// a fresh core, within the sharing budget, so that fresh cores stay whole for the large requests
-// a full node would otherwise reject.
+// a fresh core, within the sharing budget. Fresh cores stay whole for the large requests that a
+// full node would otherwise reject.
 #include <gtest/gtest.h>
 
 #include "policy/allocator.h"
@@ -174,9 +174,8 @@ TEST(AllocatorNearlyFull, BudgetHoldsWithinOneL3Cache) {
 }
 
 // Four packages of one L3 cache each, 2 cores of 2 CPUs (16em64t-4s2c2t.xml), CPUs 3 and 5
-// reserved. Once the 1-CPU containers s1, s2, s4 and s6 are gone, CPUs 9 and 13 are free in L3 1
-// (9 next to s3, 13 next to reserved 5) and 11 and 15 in L3 3 (11 next to reserved 3, 15 next to
-// s5). Only CPUs 11 and 13 would make no container share a core, but they lie in two packages:
+// reserved. Once the 1-CPU containers s1, s2, s4 and s6 are gone, CPUs 9 and 13 are free in L3 1,
+// next to s3 and to reserved 5. CPUs 11 and 15 are free in L3 3, next to reserved 3 and to s5. Only CPUs 11 and 13 would make no container share a core, but they lie in two packages:
 // the request stays in one L3 cache, as outside the nearly-full rule.
 TEST(AllocatorNearlyFull, StaysWithinOneL3Cache) {
   Topology topology = LoadFixture("16em64t-4s2c2t.xml");

@@ -1,7 +1,7 @@
 // bench-churn-driver: replays a churn event file (numapinctl simulate JSONL) through ParsePodJson
 // and NodeAllocator::AddPod and prints the fields of numapinctl simulate's output lines that
-// churn-quality reads. It cross-checks numapinctl and sets allocator options that numapinctl
-// does not expose.
+// churn-quality reads. It cross-checks numapinctl simulate with a second, independent reader of
+// the same events.
 //
 //   bench-churn-driver --topology=xml:PATH [--reserved-cpus=LIST] [--spill-on-shortage]
 //   [--spare-unshared-cores=false] [--keep-node-holes] [--sharing-budget-percent=N]
