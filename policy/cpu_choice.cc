@@ -60,12 +60,7 @@ std::optional<CpuSet> CpuPool::ChooseWithinSharingBudget(const CpuRequest& reque
   const int allowance = SharingAllowance(request.sharing_budget_percent, request.count);
   Cost cost = EstimateCost(node_tallies_[*node], request.count, unspared);
   if (cost.sharing > allowance) return std::nullopt;
-  // The estimate covers the whole node, but the CPUs may come from one L3 cache of it, where
-  // fewer cheap CPUs are free.
-  CpuSet cpus = PickOnNode(*node, request.count, unspared, NodeOrder::kFewestSharing, allowance);
-  if (cpus.Size() != request.count) return std::nullopt;
-  if (SharingCaused(cpus, request.count) > allowance) return std::nullopt;
-  return cpus;
+  return PickWithinAllowance(*node, request.count, unspared, NodeOrder::kFewestSharing, allowance);
 }
 
 // Near a full pool, fresh cores are what the next large request needs, while the free half of a
@@ -82,10 +77,17 @@ std::optional<CpuSet> CpuPool::ChooseNearlyFull(const CpuRequest& request, const
   const int allowance = SharingAllowance(request.sharing_budget_percent, request.count);
   std::optional<int> node = ChooseNode(request, unspared, NodeOrder::kFewestSplits, allowance);
   if (!node) return std::nullopt;
-  CpuSet cpus = PickOnNode(*node, request.count, unspared, NodeOrder::kFewestSplits, allowance);
-  // The node's estimate may not hold within the one L3 cache that the CPUs come from.
-  if (cpus.Size() != request.count) return std::nullopt;
-  if (SharingCaused(cpus, request.count) > allowance) return std::nullopt;
+  return PickWithinAllowance(*node, request.count, unspared, NodeOrder::kFewestSplits, allowance);
+}
+
+// Picks the CPUs on a node that ChooseNode chose within `allowance`, and checks them: the node's
+// estimate may not hold within the one L3 cache that the CPUs come from, where fewer cheap CPUs
+// are free. Returns nullopt when no L3 cache qualifies or the CPUs exceed the allowance.
+std::optional<CpuSet> CpuPool::PickWithinAllowance(int position, int count, const Fit& fit,
+                                                   NodeOrder order, int allowance) const {
+  CpuSet cpus = PickOnNode(position, count, fit, order, allowance);
+  if (cpus.Size() != count) return std::nullopt;
+  if (SharingCaused(cpus, count) > allowance) return std::nullopt;
   return cpus;
 }
 

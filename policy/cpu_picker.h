@@ -135,6 +135,8 @@ class CpuPool {
                                 std::optional<int> max_sharing = std::nullopt) const;
   std::optional<CpuSet> ChooseWithinSharingBudget(const CpuRequest& request, const Fit& fit) const;
   std::optional<CpuSet> ChooseNearlyFull(const CpuRequest& request, const Fit& fit) const;
+  std::optional<CpuSet> PickWithinAllowance(int position, int count, const Fit& fit,
+                                            NodeOrder order, int allowance) const;
   bool NearlyFull(int percent) const;
   // How many more containers of 2 CPUs or more may come to share a core when a container of
   // `count` CPUs is placed (counted among them when it has 2 CPUs or more).
