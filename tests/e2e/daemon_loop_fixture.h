@@ -127,6 +127,15 @@ inline void WriteFile(const std::string& path, const std::string& value) {
   std::ofstream(path) << value;
 }
 
+// The status of a running container "app" with containerd id `id`.
+inline ContainerStatus RunningApp(const std::string& id) {
+  ContainerStatus status;
+  status.name = "app";
+  status.container_id = absl::StrCat("containerd://", id);
+  status.running = true;
+  return status;
+}
+
 inline Pod GuaranteedPod(int64_t cpu_millis = 1000, const std::string& preferred_node = "1") {
   Pod pod;
   pod.uid = kUid;
@@ -141,11 +150,7 @@ inline Pod GuaranteedPod(int64_t cpu_millis = 1000, const std::string& preferred
   app.resources.memory_request_bytes = 64 << 20;
   app.resources.memory_limit_bytes = 64 << 20;
   pod.containers.push_back(app);
-  ContainerStatus status;
-  status.name = "app";
-  status.container_id = absl::StrCat("containerd://", kId);
-  status.running = true;
-  pod.statuses.push_back(status);
+  pod.statuses.push_back(RunningApp(kId));
   return pod;
 }
 
@@ -163,11 +168,7 @@ inline Pod BurstablePod() {
   app.name = "app";
   app.resources.cpu_request_millis = 100;
   pod.containers.push_back(app);
-  ContainerStatus status;
-  status.name = "app";
-  status.container_id = absl::StrCat("containerd://", kBurstableId);
-  status.running = true;
-  pod.statuses.push_back(status);
+  pod.statuses.push_back(RunningApp(kBurstableId));
   return pod;
 }
 
