@@ -131,7 +131,7 @@ absl::StatusOr<Assignment> NodeAllocator::AllocateContainer(const PodRequest& re
   int rest = count - cpus.Size();
   if (rest > 0) {
     CpuRequest cpu_request;
-    // TODO: the pool gets only the CPUs not reused from init containers, so for a container that
+    // TODO: the pool gets only the CPUs not reused from init containers. So for a container that
     // needs one more CPU it applies the 1-CPU rules: the fill order that pairs 1-CPU containers,
     // and a sharing budget that leaves this container out.
     cpu_request.count = rest;
